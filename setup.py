@@ -37,7 +37,7 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['blackvip', 'blackvip.*']),
     include_package_data=True,
-    package_data={'blackvip': ['weights/*.pt', 'data/*.csv']},
+    package_data={'blackvip': ['weights/*.pt', 'hparams/*.csv']},
     install_requires=requirements,
     extras_require={'dev': dev_requirements},
     dependency_links=cfg.get('dep_links', '').split(),

@@ -97,7 +97,11 @@ class LocalModelTarget(Target):
 
     def whitebox(self):
         if not self.whitebox_access: return super().whitebox()
-        return lambda x: self.logits(self.preprocess(x))
+        def differentiable(x):
+            self.calls += 1
+            self.images += len(x)
+            return self.logits(self.preprocess(x))
+        return differentiable
 
 # %% ../nbs/01_targets.ipynb #c016
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
