@@ -1,0 +1,71 @@
+"End-to-end: papermill experiment runs, the batch runner, and the Dask executor."
+import json, os, shutil, subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {'steps': 1, 'shots': 1, 'batch_size': 4, 'test_shots': 1, 'hparams': {'sp_avg': 1}}
+
+
+def grid_file(tmp_path, grid):
+    g = {'notebook': str(ROOT / 'nbs' / '10_table2_synthetic.ipynb'), 'parameters': TINY, **grid}
+    path = tmp_path / 'grid.json'
+    path.write_text(json.dumps(g))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def data_env(tmp_path, monkeypatch):
+    monkeypatch.setenv('BLACKVIP_DATA', str(tmp_path / 'data'))
+    monkeypatch.setenv('MPLBACKEND', 'Agg')
+
+
+def test_papermill_run_writes_record(tmp_path):
+    import papermill as pm
+    out = tmp_path / 'run'
+    pm.execute_notebook(str(ROOT / 'nbs' / '10_table2_synthetic.ipynb'), str(tmp_path / 'executed.ipynb'),
+                        parameters={**TINY, 'method': 'vp_spsa_gc', 'dataset': 'biased_mnist_0.8', 'seed': 3, 'out_dir': str(out)},
+                        kernel_name='python3', execution_timeout=600, progress_bar=False)
+    rec = json.loads((out / 'result.json').read_text())
+    assert (rec['method'], rec['dataset'], rec['seed'], rec['steps']) == ('vp_spsa_gc', 'biased_mnist_0.8', 3, 1)
+    assert rec['queries'] == 2 * 1 * 4 and 0 <= rec['accuracy'] <= 1
+    assert rec['settings']['sp_avg'] == 1 and rec['wall_time_s'] > 0 and rec['peak_memory_mb'] > 0
+
+
+def test_batch_cli_skips_done_runs_and_prints_same_table(tmp_path):
+    grid = grid_file(tmp_path, {'grid': {'dataset': ['loc_mnist_1to1'], 'method': ['zeroshot', 'blackvip'], 'seed': [1]}})
+    env = dict(os.environ)
+    first = subprocess.run(['blackvip', 'batch', str(grid), '--out', 'res'], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert '2 to run' in first.stdout and '| loc_mnist_1to1 |' in first.stdout
+    second = subprocess.run(['blackvip', 'batch', str(grid), '--out', 'res'], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert '2 already done, 0 to run' in second.stdout
+    table = lambda out: out[out.index('| dataset'):out.index('table written')]
+    assert table(first.stdout) == table(second.stdout)
+    assert (tmp_path / 'res' / 'table.csv').exists() and (tmp_path / 'res' / 'table.png').exists()
+    # a run whose record is lost (killed midway) is the only one run again
+    shutil.rmtree(next((tmp_path / 'res' / 'runs').glob('*blackvip*')))
+    third = subprocess.run(['blackvip', 'batch', str(grid), '--out', 'res'], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert '1 already done, 1 to run' in third.stdout
+    assert table(third.stdout) == table(first.stdout)
+
+
+def test_failed_run_is_recorded_and_others_kept(tmp_path):
+    grid = grid_file(tmp_path, {'grid': {'dataset': ['loc_mnist_1to1', 'no_such_set'], 'method': ['zeroshot'], 'seed': [1]}})
+    from blackvip.batch import run_batch
+    recs = run_batch(grid, tmp_path / 'res', progress=False)
+    assert [r['dataset'] for r in recs] == ['loc_mnist_1to1']
+    errors = list((tmp_path / 'res' / 'runs').glob('*/error.txt'))
+    assert len(errors) == 1 and 'Unknown dataset' in errors[0].read_text()
+
+
+def test_dask_local_cluster_gives_same_records(tmp_path):
+    from distributed import LocalCluster, Client
+    from blackvip.batch import run_batch, DaskExecutor, LocalExecutor
+    grid = grid_file(tmp_path, {'grid': {'dataset': ['biased_mnist_0.9'], 'method': ['blackvip', 'bar'], 'seed': [2]}})
+    local = run_batch(grid, tmp_path / 'local', LocalExecutor(1), progress=False)
+    with LocalCluster(n_workers=1, threads_per_worker=1, host='127.0.0.1', dashboard_address=None) as cluster, Client(cluster) as client:
+        remote = run_batch(grid, tmp_path / 'dask', DaskExecutor(client), progress=False)
+    keep = lambda r: {k: r[k] for k in ('method', 'dataset', 'seed', 'accuracy', 'queries', 'steps', 'settings')}
+    assert len(local) == 2 and [keep(r) for r in local] == [keep(r) for r in remote]
