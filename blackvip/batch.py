@@ -123,6 +123,7 @@ def aggregate(records, rows='dataset', cols='method', metric='accuracy'):
     "`{(row, col): (mean, std, n)}` of `metric` (in %) over the records."
     cells = {}
     for r in records:
+        if r.get(metric) is None: continue
         get = lambda k: r.get(k, r.get('settings', {}).get(k))
         cells.setdefault((str(get(rows)), str(get(cols))), []).append(100 * r[metric])
     return {k: (*_mean_std(v), len(v)) for k, v in cells.items()}

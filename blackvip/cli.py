@@ -38,8 +38,8 @@ def train(cfg, out, compare_zeroshot=False, resume=True, progress=True):
         zs = run(RunConfig(**{**asdict(cfg), 'method': 'zeroshot'}), out / 'zeroshot', resume=False, progress=progress)
         print(f"zero-shot accuracy: {zs['accuracy']:.2%}")
     r = run(cfg, out, resume=resume, progress=progress)
-    print(f"{r['method']} accuracy: {r['accuracy']:.2%} ({r['status']}, {r['steps']} steps, {r['queries']:,} queries, "
-          f"{r['wall_time_s']:.0f} s)")
+    acc = f"{r['accuracy']:.2%}" if r['accuracy'] is not None else 'not measured (the target timed out)'
+    print(f"{r['method']} accuracy: {acc} ({r['status']}, {r['steps']} steps, {r['queries']:,} queries, {r['wall_time_s']:.0f} s)")
     if zs is not None: r['zeroshot_accuracy'] = zs['accuracy']
     (out / 'result.json').write_text(json.dumps(r, indent=1))
     if (out / 'prompts.png').exists(): print(f"prompts and prompted images: {out / 'prompts.png'}")

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from .data import BiasedMNIST, LocMNIST, few_shot, dataset_targets
 from .benchmarks import BENCHMARKS, SplitDataset
-from .targets import (DigitTarget, ClipZeroShot, QueryBudgetExceeded, score_loss, evaluate,
+from .targets import (DigitTarget, ClipZeroShot, QueryBudgetExceeded, TargetTimeout, score_loss, evaluate,
                               create_clip, register_tiny_clip)
 from .coordinator import Coordinator, show_prompts
 from .prompters import PaddingPrompt, BarFrame, NoPrompt
@@ -116,6 +116,7 @@ class RunConfig:
     ckpt_every: int = 10
     budget: int = None
     output: str = 'logits'
+    timeout: float = None
     perturbation: str = 'segmented'
     whitebox: bool = True
     augment: bool = False
@@ -155,7 +156,7 @@ class RunConfig:
 # %% ../nbs/06_train.ipynb #c016
 def make_target(cfg, classnames, template):
     "The black-box target a config names."
-    kw = dict(output=cfg.output, whitebox=cfg.whitebox)
+    kw = dict(output=cfg.output, whitebox=cfg.whitebox, timeout=cfg.timeout)
     if cfg.target == 'embedded': return DigitTarget(classnames=classnames, **kw)
     if cfg.target == 'tiny-clip':
         torch.manual_seed(0)
@@ -263,7 +264,7 @@ def get_batch(dataset, idx):
     return torch.stack(xs), torch.tensor(ys)
 
 # %% ../nbs/06_train.ipynb #c023
-RESUME_KEYS = [f.name for f in fields(RunConfig) if f.name not in ('steps', 'budget', 'eval_every', 'ckpt_every', 'root', 'max_batch', 'test_shots')]
+RESUME_KEYS = [f.name for f in fields(RunConfig) if f.name not in ('steps', 'budget', 'timeout', 'eval_every', 'ckpt_every', 'root', 'max_batch', 'test_shots')]
 
 def save_checkpoint(path, cfg, step, prompter, opt, generator, queries):
     "Save everything a bit-identical resume needs."
@@ -343,8 +344,8 @@ def run(cfg, out, resume=True, progress=True):
             idx = batch_indices(len(train_set), cfg.batch_size, cfg.seed, step)
             x, y = get_batch(train_set, idx)
             try: loss = train_step(cfg, prompter, target, opt, x, y, generator)
-            except QueryBudgetExceeded as e:
-                status = 'budget_exhausted'
+            except (QueryBudgetExceeded, TargetTimeout) as e:
+                status = 'budget_exhausted' if isinstance(e, QueryBudgetExceeded) else 'target_timeout'
                 bar.write(str(e))
                 break
             rec = {'step': step + 1, 'loss': loss, 'queries': target.images, 'time': round(time.time() - t0, 3)}
@@ -359,12 +360,15 @@ def run(cfg, out, resume=True, progress=True):
                 save_checkpoint(ckpt, cfg, step + 1, prompter, opt, generator, target.images)
         else:
             step = steps
-        done = step if status == 'budget_exhausted' else steps
-        if status == 'budget_exhausted' or done == start:
+        done = steps if status == 'finished' else step
+        if status != 'finished' or done == start:
             save_checkpoint(ckpt, cfg, done, prompter, opt, generator, target.images)
     train_queries = target.images
     target.budget = None
-    acc = evaluate(target, test, prompter, cfg.max_batch, progress=progress)
+    try: acc = evaluate(target, test, prompter, cfg.max_batch, progress=progress)
+    except TargetTimeout as e:
+        acc = None
+        print(f'evaluation stopped: {e}')
     record = {'method': cfg.method, 'dataset': cfg.dataset, 'target': cfg.target, 'seed': cfg.seed, 'shots': cfg.shots,
               'accuracy': acc, 'queries': train_queries, 'steps': done, 'status': status,
               'wall_time_s': round(time.time() - t0, 2), 'peak_memory_mb': round(peak_memory_mb(target_device(target)), 1),
