@@ -251,7 +251,7 @@ def train_step(cfg, prompter, target, opt, x, y, generator):
 def target_device(target):
     return getattr(target, 'device', torch.device('cpu'))
 
-# %% ../nbs/06_train.ipynb #c020
+# %% ../nbs/06_train.ipynb #c022
 def batch_indices(n, batch_size, seed, step):
     "Indices of the batch at `step` (from 0): epochs of shuffled, drop-free batches."
     per_epoch = math.ceil(n / batch_size)
@@ -263,7 +263,7 @@ def get_batch(dataset, idx):
     xs, ys = zip(*(dataset[i] for i in idx.tolist()))
     return torch.stack(xs), torch.tensor(ys)
 
-# %% ../nbs/06_train.ipynb #c023
+# %% ../nbs/06_train.ipynb #c025
 RESUME_KEYS = [f.name for f in fields(RunConfig) if f.name not in ('steps', 'budget', 'timeout', 'eval_every', 'ckpt_every', 'root', 'max_batch', 'test_shots')]
 
 def save_checkpoint(path, cfg, step, prompter, opt, generator, queries):
@@ -289,7 +289,7 @@ def load_checkpoint(path, cfg):
                          "Use another output folder, or the same settings to resume.")
     return state
 
-# %% ../nbs/06_train.ipynb #c025
+# %% ../nbs/06_train.ipynb #c027
 def peak_memory_mb(device):
     "Peak memory of this process so far: GPU memory on CUDA, else the resident set size."
     if device.type == 'cuda': return torch.cuda.max_memory_allocated(device) / 2 ** 20
@@ -313,7 +313,7 @@ def build(cfg):
     prompter = make_prompter(cfg)
     return train_set, test, target, prompter, make_optimizer(cfg, prompter)
 
-# %% ../nbs/06_train.ipynb #c026
+# %% ../nbs/06_train.ipynb #c028
 def run(cfg, out, resume=True, progress=True):
     "Train `cfg.method` for `cfg.steps` steps into folder `out`, evaluate, and return the result record."
     cfg = cfg.resolve()
