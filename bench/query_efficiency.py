@@ -49,15 +49,15 @@ def main():
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    print(f'| estimator | seed | final accuracy | training queries | queries to reach {a.reach:.0%} |')
-    print('|---|---|---|---|---|')
+    print(f'| estimator | seed | accuracy at start | final accuracy | training queries | queries to reach {a.reach:.0%} |')
+    print('|---|---|---|---|---|---|')
     for name, colour in (('spsa', 'C0'), ('spsa-gc', 'C1'), ('rgf', 'C2')):
         for seed in range(1, a.seeds + 1):
             pts = curve(name, seed, a.steps, a.every, a.batch_size, a.a)
             q, acc = zip(*pts)
             ax.plot(q, acc, color=colour, alpha=0.8, label=name if seed == 1 else None)
             reach = next((qq for qq, aa in pts if aa >= a.reach), None)
-            print(f"| {name} | {seed} | {acc[-1]:.3f} | {q[-1]:,} | {f'{reach:,}' if reach is not None else 'not reached'} |")
+            print(f"| {name} | {seed} | {acc[0]:.3f} | {acc[-1]:.3f} | {q[-1]:,} | {f'{reach:,}' if reach is not None else 'not reached'} |")
     ax.set_xlabel('training queries (images sent)')
     ax.set_ylabel('test accuracy')
     ax.legend()

@@ -149,7 +149,7 @@ class ClipZeroShot(LocalModelTarget):
         cfg = getattr(self.model.visual, 'preprocess_cfg', {}) or {}
         self.register_buffer('mean', torch.tensor(cfg.get('mean', OPENAI_MEAN)).view(1, 3, 1, 1).to(self.device))
         self.register_buffer('std', torch.tensor(cfg.get('std', OPENAI_STD)).view(1, 3, 1, 1).to(self.device))
-        with torch.inference_mode():
+        with torch.no_grad():
             tokens = tokenizer([template.format(c) for c in self.classnames]).to(self.device)
             self.text_features = F.normalize(self.model.encode_text(tokens).float(), dim=-1)
 
@@ -184,7 +184,7 @@ def register_tiny_clip():
     open_clip.add_model_config(folder)
     return TINY_CLIP
 
-# %% ../nbs/01_targets.ipynb #c024
+# %% ../nbs/01_targets.ipynb #c026
 WEIGHTS_DIR = Path(__file__).parent / 'weights' if '__file__' in globals() else Path('../blackvip/weights')
 
 class DigitCNN(nn.Module):
