@@ -9,7 +9,6 @@ SPSA gradient estimate from the same perturbations; the script checks they agree
 import argparse
 
 import torch
-from torch.nn.utils import vector_to_parameters
 
 from common import best_of, real_parts
 from blackvip.coordinator import decode_many

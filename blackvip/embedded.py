@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 from tqdm.auto import tqdm
 
-from .data import load_digits, synthetic_sets
-from .targets import DigitCNN, DigitTarget, WEIGHTS_DIR, evaluate, load_digit_cnn
+from .data import load_digits
+from .targets import DigitCNN, DigitTarget, WEIGHTS_DIR, evaluate
 
 # %% ../nbs/02_embedded_target.ipynb #c005
 DIGIT_SIDES = (112, 56, 28, 14)

@@ -8,7 +8,7 @@ __all__ = ['PERTURBATIONS', 'a_k', 'c_k', 'segmented_uniform', 'rademacher', 'ga
 
 # %% ../nbs/04_spsa.ipynb #c002
 import math
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass
 
 import torch
 

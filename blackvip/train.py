@@ -12,7 +12,6 @@ __all__ = ['DATASETS', 'HPARAMS_DIR', 'ARCH_NAMES', 'METHODS', 'SHARED', 'RESUME
 import csv
 import json
 import math
-import os
 import resource
 import time
 from dataclasses import dataclass, asdict, fields, replace
@@ -22,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .data import BiasedMNIST, LocMNIST, few_shot, dataset_targets
+from .data import BiasedMNIST, LocMNIST, few_shot
 from .benchmarks import BENCHMARKS, SplitDataset
 from .targets import (DigitTarget, ClipZeroShot, QueryBudgetExceeded, TargetTimeout, score_loss, evaluate,
                               create_clip, register_tiny_clip)

@@ -1,5 +1,5 @@
 "End-to-end: the `blackvip gallery` console script, offline and with a missing MNIST."
-import subprocess, sys, os
+import subprocess, os
 
 
 def run(args, tmp_path):

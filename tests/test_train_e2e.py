@@ -1,6 +1,5 @@
 "End-to-end: `blackvip train` / `eval` as a user runs them, kills, budgets and broken files."
-import json, os, signal, subprocess, sys, time
-from pathlib import Path
+import json, os, signal, subprocess, time
 
 import pytest
 import torch
