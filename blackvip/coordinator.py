@@ -164,7 +164,7 @@ class Prompter(nn.Module):
 
     def trainable(self): return self
     def params(self): return parameters_to_vector(self.trainable().parameters()).detach().clone()
-    def set_params(self, w): vector_to_parameters(w.to(self.params().dtype), self.trainable().parameters())
+    def set_params(self, w): vector_to_parameters(w.to(next(self.trainable().parameters()).dtype), self.trainable().parameters())
     def num_params(self): return sum(p.numel() for p in self.trainable().parameters())
 
     def resize(self, x):
