@@ -14,7 +14,7 @@ from torch.utils.data import TensorDataset
 from tqdm.auto import tqdm
 
 from .data import few_shot, load_digits, synthetic_sets
-from .targets import DigitCNN, DigitTarget, WEIGHTS_DIR, evaluate, score_loss
+from .targets import DigitCNN, DigitTarget, WEIGHTS_DIR, evaluate, predict, score_loss
 
 # %% ../nbs/02_embedded_target.ipynb #c005
 DIGIT_SIDES = (112, 56, 28, 14)
@@ -79,18 +79,12 @@ def clean_test_accuracy(target=None, seed=0):
 # %% ../nbs/02_embedded_target.ipynb #c020
 def shift_report(target=None, sets=None, shots=16, seed=1):
     "Per set: zero-shot accuracy, zero-shot cross-entropy and a blank image's cross-entropy on a `shots`-shot subset (the training sets by default)."
-    from torch.utils.data import DataLoader
     target = target or DigitTarget()
     sets = sets if sets is not None else synthetic_sets(train=True)
     rows = []
     for name, ds in sets.items():
-        scores, blank, labels = [], [], []
-        for x, y in DataLoader(few_shot(ds, shots, seed), batch_size=250):
-            with torch.inference_mode():
-                scores.append(target(x).cpu())
-                blank.append(target(torch.zeros_like(x)).cpu())
-            labels.append(y)
-        s, b, y = torch.cat(scores), torch.cat(blank), torch.cat(labels)
+        s, y = predict(target, few_shot(ds, shots, seed))
+        with torch.inference_mode(): b = target(torch.zeros_like(ds[0][0])[None]).cpu().expand(len(y), -1)
         rows.append({'set': name, 'zero-shot acc': (s.argmax(-1) == y).float().mean().item(),
                      'zero-shot CE': score_loss(s, y, target.output).item(), 'blank CE': score_loss(b, y, target.output).item()})
     return rows

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['OUTPUTS', 'OPENAI_MEAN', 'OPENAI_STD', 'TINY_CLIP', 'WEIGHTS_DIR', 'QueryBudgetExceeded', 'TargetTimeout',
-           'WhiteBoxUnavailable', 'Target', 'score_loss', 'evaluate', 'LocalModelTarget', 'create_clip', 'ClipZeroShot',
-           'register_tiny_clip', 'DigitCNN', 'DigitTarget', 'load_digit_cnn']
+           'WhiteBoxUnavailable', 'Target', 'score_loss', 'predict', 'evaluate', 'LocalModelTarget', 'create_clip',
+           'ClipZeroShot', 'register_tiny_clip', 'DigitCNN', 'DigitTarget', 'load_digit_cnn']
 
 # %% ../nbs/01_targets.ipynb #c002
 import json
@@ -84,19 +84,22 @@ def score_loss(scores, labels, output, reduction='mean'):
     return nll.mean() if reduction == 'mean' else nll
 
 # %% ../nbs/01_targets.ipynb #c011
-def evaluate(target, dataset, prompt_fn=None, batch_size=250, progress=False):
-    "Top-1 accuracy of `target` on `dataset`, with images passed through `prompt_fn` first when given."
+def predict(target, dataset, prompt_fn=None, batch_size=250, progress=False):
+    "Scores `(N, C)` of `target` on `dataset` and its labels `(N,)`, with images passed through `prompt_fn` first when given."
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
-    correct, total = 0, 0
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    for x, y in tqdm(loader, desc='eval', leave=False, disable=not progress):
+    scores, labels = [], []
+    for x, y in tqdm(DataLoader(dataset, batch_size=batch_size, shuffle=False), desc='eval', leave=False, disable=not progress):
         with torch.inference_mode():
             if prompt_fn is not None: x = prompt_fn(x)
-            pred = target(x).argmax(-1).cpu()
-        correct += (pred == y).sum().item()
-        total += len(y)
-    return correct / total
+            scores.append(target(x).cpu())
+        labels.append(y)
+    return torch.cat(scores), torch.cat(labels)
+
+def evaluate(target, dataset, prompt_fn=None, batch_size=250, progress=False):
+    "Top-1 accuracy of `target` on `dataset`, with images passed through `prompt_fn` first when given."
+    scores, labels = predict(target, dataset, prompt_fn, batch_size, progress)
+    return (scores.argmax(-1) == labels).sum().item() / len(labels)
 
 # %% ../nbs/01_targets.ipynb #c014
 class LocalModelTarget(Target):
