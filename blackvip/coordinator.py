@@ -107,23 +107,39 @@ class Decoder(nn.Module):
         return self.body(torch.cat([z, self.p_trigger.expand(n, -1)], 1).view(n, self.src_c, 7, 7))
 
 # %% ../nbs/03_coordinator.ipynb #c013
-def _up2(h, m, bias=None):
-    "Kernel-2 stride-2 transposed convolution per copy: `h (N, K, C, H, W)`, dense weights `m (K, C, O, 2, 2)`."
-    n, k, _, H, W = h.shape
-    out = torch.einsum('nkchw,kcoij->nkohiwj', h, m).reshape(n, k, m.shape[2], 2 * H, 2 * W)
-    return out if bias is None else out + bias.view(1, k, -1, 1, 1)
-
-def _block_diag(w, groups):
-    "Grouped transposed-conv weights `(K, C, O/g, 2, 2)` as dense `(K, C, O, 2, 2)`."
-    k, cin, cog = w.shape[:3]
-    eye = torch.eye(groups, dtype=w.dtype, device=w.device)
-    w = w.reshape(k, groups, cin // groups, cog, 2, 2)
-    return torch.einsum('kgcoij,gh->kgchoij', w, eye).reshape(k, cin, groups * cog, 2, 2)
-
 def _ema_stats(running, batch_stats, momentum):
     "Running statistic after updating it with each of `batch_stats` (K, C) in turn."
     for s in batch_stats: running = (1 - momentum) * running + momentum * s
     return running
+
+def _merged(dw_w, dw_b, p, groups):
+    "Depthwise `(K, C, M/g, 2, 2)` then pointwise `(K, M, O)` as one layer: weights `(K, O, 2, 2, C)`, bias `(K, O)`."
+    k, cin, cog = dw_w.shape[:3]
+    d = dw_w.reshape(k, groups, cin // groups, cog, 2, 2)
+    m = torch.einsum('kgcmij,kgmo->koijgc', d, p.reshape(k, groups, cog, -1)).reshape(k, p.shape[-1], 2, 2, cin)
+    return m, torch.einsum('km,kmo->ko', dw_b, p)
+
+def _batch_stats(m, b, x):
+    "Per-copy mean and biased variance of each output channel of the layer `(m, b)` on input `x (K, C, pixels)`, from x's moments."
+    md, bd = m.double(), b.double()
+    mean_x = x.mean(2).double()
+    second = torch.bmm(x, x.transpose(1, 2)).double() / x.shape[2]
+    mx = torch.einsum('koijc,kc->koij', md, mean_x)
+    mean = mx.mean((2, 3)) + bd
+    e2 = (torch.einsum('koijc,kcd,koijd->koij', md, second, md) + 2 * bd[:, :, None, None] * mx).mean((2, 3)) + bd ** 2
+    return mean, (e2 - mean ** 2).clamp_min(0)
+
+def _shuffle(dst, h, k, c, n, side):
+    "Rows `[o, i, j]` of `h (K, 4C, N*side*side)` into `dst` laid out as `(K, C, N, 2 side, 2 side)`."
+    dst.view(k, c, n, side, 2, side, 2).copy_(h.view(k, c, 2, 2, n, side, side).permute(0, 1, 4, 5, 2, 6, 3))
+
+def _workspace(decoder, k, n, dtype):
+    "Three activation buffers for `K` copies of `n` images, kept on the decoder while the shape stays the same."
+    key = (k, n, dtype)
+    if getattr(decoder, '_ws_key', None) != key:
+        size = k * n * 16 * 112 * 112
+        decoder._ws_key, decoder._ws = key, [torch.empty(size, dtype=dtype) for _ in range(3)]
+    return decoder._ws
 
 def decode_many(decoder, z, W, train=True, update_stats=True):
     "Prompts `(K, N, 3, 224, 224)` of the decoder at each flat parameter vector in `W` `(K, P)`."
@@ -132,27 +148,39 @@ def decode_many(decoder, z, W, train=True, update_stats=True):
     params = iter(torch.split(W, [s.numel() for s in shapes], dim=1))
     per_copy = lambda s: next(params).reshape(k, *s)
     trig = per_copy(shapes[0])[:, 0]
-    h = torch.cat([z[None].expand(k, -1, -1), trig[:, None].expand(-1, n, -1)], 2)
-    h = h.view(k, n, decoder.src_c, 7, 7).transpose(0, 1)
-    layers = list(decoder.body)
+    x = torch.cat([z[None].expand(k, -1, -1), trig[:, None].expand(-1, n, -1)], 2)
+    x = x.view(k, n, decoder.src_c, 49).transpose(1, 2).reshape(k, decoder.src_c, n * 49)   # (K, C, N*7*7)
+    raw, ping, pong = _workspace(decoder, k, n, W.dtype)
+    layers, side = list(decoder.body), 7
     for i in range(0, len(layers) - 1, 4):
-        dw, pw, bn, act = layers[i:i + 4]
-        dw_w, dw_b = per_copy(dw.weight.shape), per_copy(dw.bias.shape)
-        p = per_copy(pw.weight.shape)[..., 0, 0]
-        h = _up2(h, torch.einsum('kcmij,kmo->kcoij', _block_diag(dw_w, dw.groups), p), torch.einsum('km,kmo->ko', dw_b, p))
-        gamma, beta = per_copy(bn.weight.shape).view(1, k, -1, 1, 1), per_copy(bn.bias.shape).view(1, k, -1, 1, 1)
+        dw, pw, bn, _ = layers[i:i + 4]
+        m, b = _merged(per_copy(dw.weight.shape), per_copy(dw.bias.shape), per_copy(pw.weight.shape)[..., 0, 0], dw.groups)
+        gamma, beta = per_copy(bn.weight.shape), per_copy(bn.bias.shape)
+        cout, pix = m.shape[1], x.shape[2]
         if train:
-            var, mean = torch.var_mean(h, dim=(0, 3, 4), unbiased=False, keepdim=True)
+            mean, var = _batch_stats(m, b, x)
             if update_stats:
-                count = n * h.shape[3] * h.shape[4]
-                bn.running_mean.copy_(_ema_stats(bn.running_mean, mean[0, :, :, 0, 0], bn.momentum))
-                bn.running_var.copy_(_ema_stats(bn.running_var, var[0, :, :, 0, 0] * count / (count - 1), bn.momentum))
+                count = 4 * pix
+                bn.running_mean.copy_(_ema_stats(bn.running_mean, mean.to(W.dtype), bn.momentum))
+                bn.running_var.copy_(_ema_stats(bn.running_var, (var * count / (count - 1)).to(W.dtype), bn.momentum))
                 bn.num_batches_tracked += k
         else:
-            mean, var = bn.running_mean.view(1, 1, -1, 1, 1), bn.running_var.view(1, 1, -1, 1, 1)
-        scale = gamma * torch.rsqrt(var + bn.eps)
-        h = act(torch.addcmul(beta - mean * scale, h, scale))
-    return _up2(h, per_copy(layers[-1].weight.shape)).transpose(0, 1)
+            mean, var = bn.running_mean.expand(k, -1).double(), bn.running_var.expand(k, -1).double()
+        scale = gamma.double() * torch.rsqrt(var + bn.eps)
+        bias = ((b.double() - mean) * scale + beta.double()).to(W.dtype)
+        h = raw[:k * 4 * cout * pix].view(k, 4 * cout, pix)
+        torch.baddbmm(bias[:, :, None].expand(-1, -1, 4).reshape(k, -1, 1),
+                      (m * scale.to(m)[:, :, None, None, None]).reshape(k, 4 * cout, -1), x, out=h)
+        torch.ops.aten.gelu_(h)
+        x = ping[:h.numel()].view(k, cout, -1)
+        _shuffle(x, h, k, cout, n, side)
+        side, ping, pong = 2 * side, pong, ping
+    last = per_copy(layers[-1].weight.shape)                                   # (K, 16, 3, 2, 2)
+    h = raw[:k * 12 * x.shape[2]].view(k, 12, -1)
+    torch.bmm(last.permute(0, 2, 3, 4, 1).reshape(k, 12, -1), x, out=h)
+    out = torch.empty(k, n, 3, 2 * side, 2 * side, dtype=W.dtype)
+    out.view(k, n, 3, side, 2, side, 2).copy_(h.view(k, 3, 2, 2, n, side, side).permute(0, 4, 1, 5, 2, 6, 3))
+    return out
 
 # %% ../nbs/03_coordinator.ipynb #c017
 NORMALISED_UNIT = 0.2652  # one unit of CLIP-normalised pixel space, in [0, 1] pixels: mean of CLIP's std
@@ -202,7 +230,8 @@ class Coordinator(Prompter):
         with torch.inference_mode(): return decode_many(self.decoder, ctx['z'], W, train=train)
 
     def prompted(self, ctx, W, train=True):
-        return (ctx['x'][None] + self.unit * self.p_eps * self.prompts(ctx, W, train)).clamp(0, 1)
+        with torch.inference_mode():
+            return self.prompts(ctx, W, train).mul_(self.unit * self.p_eps).add_(ctx['x']).clamp_(0, 1)
 
 # %% ../nbs/03_coordinator.ipynb #c023
 def show_prompts(prompter, x, n=4, fname=None):
