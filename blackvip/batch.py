@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['load_grid', 'expand', 'run_id', 'run_notebook', 'LocalExecutor', 'DaskExecutor', 'run_batch', 'collect', 'aggregate',
-           'table_markdown', 'table_csv', 'plot_table', 'write_tables']
+           'table_markdown', 'table_csv', 'plot_table', 'write_tables', 'seeds_markdown']
 
 # %% ../nbs/06b_batch.ipynb #c002
 import hashlib
@@ -32,11 +32,19 @@ def load_grid(path):
     grid.setdefault('cols', 'method')
     return grid
 
+def _merge(params, extra):
+    "`params` updated with `extra`, the `hparams` dicts merged key by key."
+    out = {**params, **extra}
+    if 'hparams' in params and 'hparams' in extra: out['hparams'] = {**params['hparams'], **extra['hparams']}
+    return out
+
 def expand(grid):
     "The parameter dicts of every run of a grid, in a stable order."
     axes = list(grid['grid'].items())
-    return [{**grid['parameters'], **dict(zip([k for k, _ in axes], values))}
+    runs = [{**grid['parameters'], **dict(zip([k for k, _ in axes], values))}
             for values in itertools.product(*[v for _, v in axes])]
+    per_method = grid.get('method_parameters', {})
+    return [_merge(r, per_method.get(r.get('method'), {})) for r in runs]
 
 def run_id(params):
     "A readable, stable folder name for a run's parameters."
@@ -170,3 +178,18 @@ def write_tables(records, out, rows='dataset', cols='method', name='table'):
     (out / f'{name}.csv').write_text(table_csv(cells, rows, cols))
     if cells: plot_table(cells, out / f'{name}.png')
     return md
+
+# %% ../nbs/06b_batch.ipynb #c017b
+def seeds_markdown(folders, name='BlackVIP'):
+    "A Markdown table, one row per run folder of `blackvip train --compare-zeroshot` and a mean row, from their records."
+    rows = []
+    for f in folders:
+        r, z = (json.loads((Path(f) / sub / 'result.json').read_text()) for sub in ('.', 'zeroshot'))
+        rows.append((r['seed'], 100 * z['accuracy'], 100 * r['accuracy'], 100 * r['accuracy_average_prompt'],
+                     r['queries'], z['wall_time_s'] + r['wall_time_s']))
+    lines = [f'| seed | zero-shot | {name} | gain (points) | {name}, every image with the average prompt | training queries | time (s) |',
+             '|---|---|---|---|---|---|---|']
+    lines += [f'| {s} | {z:.1f}% | {b:.1f}% | {b - z:+.1f} | {a:.1f}% | {q:,} | {t:.0f} |' for s, z, b, a, q, t in rows]
+    mean = lambda i: sum(row[i] for row in rows) / len(rows)
+    lines.append(f'| mean | {mean(1):.1f}% | {mean(2):.1f}% | {mean(2) - mean(1):+.1f} | {mean(3):.1f}% | {mean(4):,.0f} | {mean(5):.0f} |')
+    return '\n'.join(lines)

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'MAE_MEAN', 'MAE_STD', 'DINO_RN50_URL', 'ENCODERS', 'NORMALISED_UNIT', 'Encoder',
            'ViTCLS', 'PooledPixels', 'create_encoder', 'Decoder', 'decode_many', 'Prompter', 'Coordinator',
-           'show_prompts']
+           'average_prompt', 'with_prompt', 'show_prompts']
 
 # %% ../nbs/03_coordinator.ipynb #c002
 import torch
@@ -232,6 +232,21 @@ class Coordinator(Prompter):
     def prompted(self, ctx, W, train=True):
         with torch.inference_mode():
             return self.prompts(ctx, W, train).mul_(self.unit * self.p_eps).add_(ctx['x']).clamp_(0, 1)
+
+# %% ../nbs/03_coordinator.ipynb #c021b
+@torch.inference_mode()
+def average_prompt(coord, dataset, batch_size=250):
+    "The Coordinator's mean prompt `(3, 224, 224)` over `dataset`'s images, at its current parameters (eval mode)."
+    from torch.utils.data import DataLoader
+    total, n, w = 0, 0, coord.params()[None]
+    for x, _ in DataLoader(dataset, batch_size=batch_size):
+        total = total + coord.prompts(coord.context(x), w, train=False)[0].sum(0)
+        n += len(x)
+    return total / n
+
+def with_prompt(coord, prompt):
+    "A prompt function that adds one fixed `prompt` to every image, in the Coordinator's units and clamp."
+    return lambda x: (coord.resize(x) + coord.unit * coord.p_eps * prompt).clamp(0, 1)
 
 # %% ../nbs/03_coordinator.ipynb #c023
 def show_prompts(prompter, x, n=4, fname=None):

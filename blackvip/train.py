@@ -25,7 +25,7 @@ from .data import BiasedMNIST, LocMNIST, few_shot
 from .benchmarks import BENCHMARKS, SplitDataset
 from .targets import (DigitTarget, ClipZeroShot, QueryBudgetExceeded, TargetTimeout, score_loss, evaluate,
                               create_clip, register_tiny_clip)
-from .coordinator import Coordinator, show_prompts
+from .coordinator import Coordinator, show_prompts, average_prompt, with_prompt
 from .prompters import PaddingPrompt, BarFrame, NoPrompt
 from .spsa import SPSA, RGF, ZOOptimizer
 
@@ -368,8 +368,11 @@ def run(cfg, out, resume=True, progress=True):
     except TargetTimeout as e:
         acc = None
         print(f'evaluation stopped: {e}')
+    swap = None
+    if isinstance(prompter, Coordinator) and acc is not None:
+        swap = evaluate(target, test, with_prompt(prompter, average_prompt(prompter, test, cfg.max_batch)), cfg.max_batch)
     record = {'method': cfg.method, 'dataset': cfg.dataset, 'target': cfg.target, 'seed': cfg.seed, 'shots': cfg.shots,
-              'accuracy': acc, 'queries': train_queries, 'steps': done, 'status': status,
+              'accuracy': acc, 'accuracy_average_prompt': swap, 'queries': train_queries, 'steps': done, 'status': status,
               'wall_time_s': round(time.time() - t0, 2), 'peak_memory_mb': round(peak_memory_mb(target_device(target)), 1),
               'settings': asdict(cfg)}
     with open(metrics, 'a') as log: log.write(json.dumps({'step': done, 'test_acc': acc}) + '\n')
