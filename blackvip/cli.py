@@ -17,7 +17,7 @@ import torch
 
 from .data import show_gallery, synthetic_sets
 from .targets import evaluate
-from .train import RunConfig, run, build, METHODS
+from .train import RunConfig, run, build, save_picture, METHODS
 from .batch import load_grid, run_batch, write_tables, LocalExecutor, DaskExecutor
 
 # %% ../nbs/07_cli.ipynb #c005
@@ -45,8 +45,8 @@ def train(cfg, out, compare_zeroshot=False, resume=True, progress=True):
     if (out / 'prompts.png').exists(): print(f"prompts and prompted images: {out / 'prompts.png'}")
     return r
 
-def evaluate_saved(out, dataset=None, progress=True):
-    "Accuracy of the prompt saved in run folder `out`, on its test set or on `dataset`."
+def evaluate_saved(out, dataset=None, progress=True, picture=False):
+    "Accuracy of the prompt saved in run folder `out`, on its test set or on `dataset`; with `picture`, redraw `out/prompts.png`."
     out = Path(out)
     if not (out / 'result.json').exists() or not (out / 'prompt.pt').exists():
         raise FileNotFoundError(f"{out} holds no finished run (result.json and prompt.pt); run `blackvip train --out {out}` first.")
@@ -59,6 +59,9 @@ def evaluate_saved(out, dataset=None, progress=True):
     prompter.trainable().load_state_dict(state)
     acc = evaluate(target, test, prompter, cfg.max_batch, progress=progress)
     print(f"{cfg.method} prompt from {out} on {cfg.dataset}: accuracy {acc:.2%}")
+    if picture:
+        save_picture(prompter, target, test, out / 'prompts.png')
+        print(f"prompts, prompted images and the target's answers: {out / 'prompts.png'}")
     return acc
 
 # %% ../nbs/07_cli.ipynb #c011
@@ -114,7 +117,8 @@ def parser():
     e = sub.add_parser('eval', help='evaluate the prompt saved in a run folder')
     e.add_argument('--out', required=True, help='the run folder written by `blackvip train`')
     e.add_argument('--dataset', default=None, help='evaluate on another dataset (default: the run\'s own)')
-    e.set_defaults(func=lambda a: evaluate_saved(a.out, a.dataset))
+    e.add_argument('--picture', action='store_true', help='also redraw prompts.png in the run folder (one test image per class, with the answers)')
+    e.set_defaults(func=lambda a: evaluate_saved(a.out, a.dataset, picture=a.picture))
     return p
 
 def main(argv=None):

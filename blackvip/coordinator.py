@@ -249,26 +249,32 @@ def with_prompt(coord, prompt):
     return lambda x: (coord.resize(x) + coord.unit * coord.p_eps * prompt).clamp(0, 1)
 
 # %% ../nbs/03_coordinator.ipynb #c023
-def show_prompts(prompter, x, n=4, fname=None):
-    "Images, prompts (when the prompter has them) and prompted images, one column per image."
+def show_prompts(prompter, x, y=None, target=None, fname=None):
+    "Images, what the prompt changed (diverging colour map, pixel units) and prompted images; labels and `target`'s answers when given."
     import matplotlib
     if fname is not None: matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    x = x[:n]
     ctx = prompter.context(x)
     with torch.inference_mode():
-        rows = {'image': ctx['x'], 'prompted': prompter.prompted(ctx, prompter.params()[None], train=False)[0]}
-        if hasattr(prompter, 'prompts'):
-            p = prompter.prompts(ctx, prompter.params()[None], train=False)[0].expand_as(rows['prompted'])
-            lo, hi = p.amin((1, 2, 3), keepdim=True), p.amax((1, 2, 3), keepdim=True)
-            rows = {'image': rows['image'], 'prompt': (p - lo) / (hi - lo + 1e-8), 'prompted': rows['prompted']}
-    fig, axes = plt.subplots(len(rows), len(x), figsize=(2 * len(x), 2 * len(rows)), squeeze=False)
-    for r, (name, imgs) in enumerate(rows.items()):
-        for i in range(len(x)):
-            axes[r, i].imshow(imgs[i].permute(1, 2, 0).cpu().numpy())
-            axes[r, i].axis('off')
-        axes[r, 0].set_title(name, loc='left', fontsize=9)
-    fig.tight_layout()
+        image, prompted = ctx['x'], prompter.prompted(ctx, prompter.params()[None], train=False)[0]
+        change = (prompted - image).mean(1)
+        answers = [target(image).argmax(-1).tolist(), target(prompted).argmax(-1).tolist()] if target is not None else None
+    lim = max(change.abs().max().item(), 1e-3)
+    n = len(x)
+    fig, axes = plt.subplots(3, n, figsize=(1.6 * n + 0.8, 5.2), squeeze=False)
+    for i in range(n):
+        top = f'label {y[i]}' if y is not None else ''
+        if answers: top += f'\nanswer {answers[0][i]}'
+        axes[0, i].imshow(image[i].permute(1, 2, 0).cpu().numpy())
+        axes[0, i].set_title(top, fontsize=8)
+        im = axes[1, i].imshow(change[i].cpu().numpy(), cmap='RdBu_r', vmin=-lim, vmax=lim)
+        axes[2, i].imshow(prompted[i].permute(1, 2, 0).cpu().numpy())
+        if answers: axes[2, i].set_title(f'answer {answers[1][i]}', fontsize=8,
+                                         color='green' if y is not None and answers[1][i] == int(y[i]) else 'black')
+        for r in range(3): axes[r, i].axis('off')
+    for r, name in enumerate(('image', 'prompt (change)', 'prompted')): axes[r, 0].text(-0.1, 0.5, name, transform=axes[r, 0].transAxes,
+                                                                                       rotation=90, va='center', ha='right', fontsize=9)
+    fig.colorbar(im, ax=axes[1].tolist(), fraction=0.02, pad=0.01, label='pixel change')
     if fname is not None:
         fig.savefig(fname, dpi=80, bbox_inches='tight')
         plt.close(fig)

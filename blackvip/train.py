@@ -6,7 +6,7 @@
 __all__ = ['DATASETS', 'HPARAMS_DIR', 'ARCH_NAMES', 'METHODS', 'SHARED', 'RESUME_KEYS', 'make_dataset', 'paper_hparams',
            'arch_hparams', 'RunConfig', 'make_target', 'make_prompter', 'make_optimizer', 'WhiteBoxSGD', 'focal_loss',
            'make_loss_fn', 'augment_batch', 'train_step', 'target_device', 'batch_indices', 'get_batch',
-           'save_checkpoint', 'load_checkpoint', 'peak_memory_mb', 'build', 'run']
+           'one_per_class', 'save_picture', 'save_checkpoint', 'load_checkpoint', 'peak_memory_mb', 'build', 'run']
 
 # %% ../nbs/06_train.ipynb #c002
 import csv
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .data import BiasedMNIST, LocMNIST, few_shot
+from .data import BiasedMNIST, LocMNIST, few_shot, dataset_targets
 from .benchmarks import BENCHMARKS, SplitDataset
 from .targets import (DigitTarget, ClipZeroShot, QueryBudgetExceeded, TargetTimeout, score_loss, evaluate,
                               create_clip, register_tiny_clip)
@@ -262,6 +262,16 @@ def get_batch(dataset, idx):
     xs, ys = zip(*(dataset[i] for i in idx.tolist()))
     return torch.stack(xs), torch.tensor(ys)
 
+def one_per_class(dataset, most=10):
+    "Indices of the first image of each class of `dataset` (of the first `most` classes), in class order."
+    targets = dataset_targets(dataset)
+    return torch.stack([torch.nonzero(targets == c)[0, 0] for c in targets.unique()[:most]])
+
+def save_picture(prompter, target, test, fname):
+    "`show_prompts` on one test image per class, with the target's answers, saved to `fname`."
+    x, y = get_batch(test, one_per_class(test))
+    show_prompts(prompter, x, y.tolist(), target, fname=fname)
+
 # %% ../nbs/06_train.ipynb #c025
 RESUME_KEYS = [f.name for f in fields(RunConfig) if f.name not in ('steps', 'budget', 'timeout', 'eval_every', 'ckpt_every', 'root', 'max_batch', 'test_shots')]
 
@@ -379,5 +389,5 @@ def run(cfg, out, resume=True, progress=True):
     torch.save(prompter.trainable().state_dict(), out / 'prompt.pt')
     (out / 'result.json').write_text(json.dumps(record, indent=1))
     if cfg.method != 'zeroshot' and len(test):
-        show_prompts(prompter, get_batch(test, torch.arange(min(4, len(test))))[0], fname=out / 'prompts.png')
+        save_picture(prompter, target, test, out / 'prompts.png')
     return record

@@ -1,0 +1,23 @@
+"README.md's result tables are regenerated from the committed records: CI fails when the two disagree."
+import json
+from pathlib import Path
+
+from blackvip.batch import aggregate, seeds_markdown, table_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / 'README.md').read_text()
+
+
+def test_main_job_table_matches_records():
+    folders = sorted((ROOT / 'results' / 'main_job').glob('seed*'))
+    assert [f.name for f in folders] == ['seed1', 'seed2', 'seed3']
+    table = seeds_markdown(folders)
+    assert table in README, f'README.md must show the main job table of results/main_job:\n{table}'
+
+
+def test_embedded_table2_matches_records():
+    records = [json.loads(f.read_text()) for f in sorted((ROOT / 'results' / 'table2_embedded' / 'runs').glob('*/result.json'))]
+    assert len(records) == 60
+    table = table_markdown(aggregate(records))
+    assert table in README, f'README.md must show the embedded Table 2 of results/table2_embedded:\n{table}'
+    assert (ROOT / 'results' / 'table2_embedded' / 'table.md').read_text().strip() == table
