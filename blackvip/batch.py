@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -71,9 +72,15 @@ def run_notebook(notebook, params, run_dir, timeout=3600):
         return {'error': msg, 'params': params}
 
 # %% ../nbs/06b_batch.ipynb #c010
+def _share_cores(threads):
+    "Worker initialiser: the runs this process starts use `threads` threads each."
+    os.environ.setdefault('OMP_NUM_THREADS', str(threads))
+
 class LocalExecutor:
-    "Runs on `workers` local processes."
-    def __init__(self, workers=1): self.pool = ProcessPoolExecutor(max_workers=workers)
+    "Runs on `workers` local processes, the machine's cores shared between them."
+    def __init__(self, workers=1):
+        self.threads = max(1, (os.cpu_count() or 1) // workers)
+        self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_share_cores, initargs=(self.threads,))
     def submit(self, fn, *args): return self.pool.submit(fn, *args)
     def as_completed(self, futures): return as_completed(futures)
     def close(self): self.pool.shutdown()
@@ -139,9 +146,11 @@ def aggregate(records, rows='dataset', cols='method', metric='accuracy'):
 def table_markdown(cells, rows='dataset', cols='method'):
     "A Markdown table of `aggregate`'s cells."
     rs, cs = sorted({r for r, _ in cells}), list(dict.fromkeys(c for _, c in sorted(cells, key=lambda k: k[1])))
+    most = max((n for _, _, n in cells.values()), default=0)
+    fmt = lambda m, s, n: f"{m:.1f} ± {s:.1f}" + (f" (n={n})" if n < most else '')
     lines = [f"| {rows} | " + ' | '.join(cs) + ' |', '|---|' + '---|' * len(cs)]
     for r in rs:
-        vals = [f"{cells[r, c][0]:.1f} ± {cells[r, c][1]:.1f}" if (r, c) in cells else '' for c in cs]
+        vals = [fmt(*cells[r, c]) if (r, c) in cells else '' for c in cs]
         lines.append(f"| {r} | " + ' | '.join(vals) + ' |')
     return '\n'.join(lines)
 
