@@ -389,5 +389,6 @@ def run(cfg, out, resume=True, progress=True):
     torch.save(prompter.trainable().state_dict(), out / 'prompt.pt')
     (out / 'result.json').write_text(json.dumps(record, indent=1))
     if cfg.method != 'zeroshot' and len(test):
-        save_picture(prompter, target, test, out / 'prompts.png')
+        try: save_picture(prompter, target, test, out / 'prompts.png')
+        except TargetTimeout: save_picture(prompter, None, test, out / 'prompts.png')   # the picture without the answers
     return record
