@@ -40,17 +40,17 @@ class PaddingPrompt(Prompter):
         return self.prompt(up.view(k, 3, s, i), down.view(k, 3, s, i), left.view(k, 3, inner, s), right.view(k, 3, inner, s))[:, None]
 
     def prompted(self, ctx, W, train=True):
-        return (ctx['x'][None] + self.unit * self.prompts(ctx, W, train)).clamp(0, 1)
+        return ctx['x'][None] + self.unit * self.prompts(ctx, W, train)
 
     def differentiable(self, x):
         "Prompted images with gradients flowing into the strips (white-box VP)."
         p = self.prompt(self.pad_up, self.pad_down, self.pad_left, self.pad_right)
-        return (self.resize(x) + self.unit * p).clamp(0, 1)
+        return self.resize(x) + self.unit * p
 
 # %% ../nbs/05_prompters.ipynb #c008
 class BarFrame(Prompter):
     "BAR's reprogramming frame: the image shrunk to `inner` pixels, surrounded by `sigmoid(W) * M`."
-    def __init__(self, inner=64, image_size=224):
+    def __init__(self, inner=194, image_size=224):
         super().__init__()
         if not 0 < inner < image_size: raise ValueError(f"inner={inner}; use 0 < inner < {image_size}.")
         self.image_size, self.inner = image_size, inner
@@ -62,7 +62,7 @@ class BarFrame(Prompter):
         self.register_buffer('M', mask)
 
     def context(self, x):
-        small = F.interpolate(x, size=(self.inner, self.inner), mode='bilinear', align_corners=False).clamp(0, 1)
+        small = F.interpolate(x, size=(self.inner, self.inner), mode='bilinear', align_corners=False, antialias=True).clamp(0, 1)
         canvas = small.new_zeros(len(x), 3, self.image_size, self.image_size)
         canvas[:, :, self.lo:self.hi, self.lo:self.hi] = small
         return {'x': canvas}

@@ -65,8 +65,8 @@ def paper_hparams(method, dataset):
     elif method == 'vp_spsa_gc':
         out = {'a': r['vp_bbox_spsa_a'], 'alpha': r.get('vp_bbox_alpha', 0.5), 'gamma': 0.1, 'c': r['vp_bbox_spsa_c'],
                'beta': r['vp_bbox_moms']}
-    elif method == 'bar': out = {'a': r['bar_init_lr'], 'lr_min': r['bar_min_lr']}
-    elif method == 'vp_whitebox': out = {'a': r['vp_wbox_lr']}
+    elif method == 'bar': out = {'lr': r['bar_init_lr'], 'lr_min': r['bar_min_lr']}
+    elif method == 'vp_whitebox': out = {'lr': r['vp_wbox_lr']}
     else: out = {}
     if 'epochs_bbox' in r: out['epochs'] = r['epochs_wbox'] if method == 'vp_whitebox' else r['epochs_bbox']
     return out
@@ -88,8 +88,8 @@ SHARED = {
     'blackvip': dict(a=0.01, o=1.0, alpha=0.4, gamma=0.1, c=0.01, beta=0.9, p_eps=1.0, sp_avg=5),
     'blackvip_spsa': dict(a=0.01, o=1.0, alpha=0.4, gamma=0.1, c=0.01, beta=0.0, p_eps=1.0, sp_avg=5),
     'vp_spsa_gc': dict(a=40.0, o=1.0, alpha=0.5, gamma=0.1, c=0.01, beta=0.9, sp_avg=5),
-    'bar': dict(a=5.0, lr_min=0.1, beta=0.01, q=5),
-    'vp_whitebox': dict(a=40.0, beta=0.9, warmup=0),
+    'bar': dict(lr=5.0, lr_min=0.1, mu=0.01, q=5, bar_inner=194),
+    'vp_whitebox': dict(lr=40.0, momentum=0.9, warmup=0.1),
     'zeroshot': dict(),
 }
 
@@ -127,9 +127,13 @@ class RunConfig:
     beta: float = None
     p_eps: float = None
     sp_avg: int = None
+    lr: float = None
     lr_min: float = None
+    mu: float = None
+    momentum: float = None
     q: int = None
-    warmup: int = None
+    warmup: float = None
+    bar_inner: int = None
 
     def resolve(self):
         "A copy with every method hyperparameter filled in and checked."
@@ -150,6 +154,7 @@ class RunConfig:
         if cfg.sp_avg is not None and cfg.sp_avg < 1: raise ValueError(f"sp_avg={cfg.sp_avg}; it must be at least 1.")
         if cfg.c is not None and cfg.c <= 0: raise ValueError(f"c={cfg.c}; the SPSA perturbation size must be positive.")
         if cfg.a is not None and cfg.a <= 0: raise ValueError(f"a={cfg.a}; the step size must be positive.")
+        if cfg.lr is not None and cfg.lr <= 0: raise ValueError(f"lr={cfg.lr}; the learning rate must be positive.")
         return cfg
 
 # %% ../nbs/06_train.ipynb #c016
@@ -168,7 +173,7 @@ def make_prompter(cfg):
     torch.manual_seed(cfg.seed)
     if cfg.method in ('blackvip', 'blackvip_spsa'): return Coordinator(cfg.encoder, cfg.encoder_pretrained, cfg.p_eps)
     if cfg.method in ('vp_spsa_gc', 'vp_whitebox'): return PaddingPrompt(30)
-    if cfg.method == 'bar': return BarFrame(64)
+    if cfg.method == 'bar': return BarFrame(cfg.bar_inner)
     return NoPrompt()
 
 def make_optimizer(cfg, prompter):
@@ -177,15 +182,16 @@ def make_optimizer(cfg, prompter):
         rule = 'spsa' if cfg.method == 'blackvip_spsa' else 'spsa-gc'
         return ZOOptimizer(SPSA(cfg.c, cfg.gamma, cfg.sp_avg, cfg.perturbation), rule=rule, a=cfg.a, o=cfg.o, alpha=cfg.alpha, beta=cfg.beta)
     if cfg.method == 'bar':
-        return ZOOptimizer(RGF(beta=cfg.beta, q=cfg.q), rule='sgd', a=cfg.a, schedule='poly', lr_min=cfg.lr_min,
+        return ZOOptimizer(RGF(beta=cfg.mu, q=cfg.q), rule='sgd', a=cfg.lr, schedule='poly', lr_min=cfg.lr_min,
                            total_steps=cfg.steps, beta=0.0)
-    if cfg.method == 'vp_whitebox': return WhiteBoxSGD(prompter, cfg.a, cfg.beta, cfg.warmup, cfg.steps)
+    if cfg.method == 'vp_whitebox': return WhiteBoxSGD(prompter, cfg.lr, cfg.momentum, cfg.warmup, cfg.steps)
     return None
 
 class WhiteBoxSGD:
-    "White-box VP's optimiser: SGD with momentum, linear warm-up then cosine decay, with one state dict."
+    "White-box VP's optimiser: SGD with momentum, linear warm-up over the first `warmup` fraction of `total` steps, then cosine decay."
     def __init__(self, prompter, lr, momentum, warmup, total):
         self.sgd = torch.optim.SGD(prompter.parameters(), lr=lr, momentum=momentum)
+        warmup = round(warmup * total)
         def factor(s):
             if s < warmup: return (s + 1) / warmup
             return 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(total - warmup, 1)))
