@@ -20,6 +20,7 @@ def measure(what, batch, sp_avg, device):
     from common import real_parts
     from blackvip.prompters import PaddingPrompt
     from blackvip.spsa import SPSA, ZOOptimizer
+    from blackvip.methods import ZerothOrder
     from blackvip.train import RunConfig, train_step
     import torch.nn.functional as F
     torch.manual_seed(0)
@@ -29,7 +30,7 @@ def measure(what, batch, sp_avg, device):
     x, y = torch.rand(batch, 3, 224, 224), torch.randint(0, 10, (batch,))
     k = 2 * sp_avg
     cfg = RunConfig(method='blackvip', sp_avg=sp_avg, max_batch=k * batch).resolve()
-    opt = ZOOptimizer(SPSA(cfg.c, cfg.gamma, cfg.sp_avg), a=cfg.a, alpha=cfg.alpha, beta=cfg.beta)
+    opt = ZerothOrder(ZOOptimizer(SPSA(cfg.c, cfg.gamma, cfg.sp_avg), a=cfg.a, alpha=cfg.alpha, beta=cfg.beta), max_batch=cfg.max_batch)
     vp = PaddingPrompt()
     sgd = torch.optim.SGD(vp.parameters(), lr=1.0)
     def whitebox_step(copies=1):

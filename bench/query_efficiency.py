@@ -12,7 +12,8 @@ import torch
 
 from blackvip.spsa import RGF, SPSA, ZOOptimizer
 from blackvip.targets import evaluate
-from blackvip.train import RunConfig, batch_indices, build, get_batch, make_loss_fn
+from blackvip.train import RunConfig, batch_indices, build, get_batch
+from blackvip.methods import make_loss_fn
 
 
 def curve(estimator, seed, steps, every, batch_size, a):

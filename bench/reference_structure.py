@@ -14,7 +14,7 @@ from common import best_of, real_parts
 from blackvip.coordinator import decode_many
 from blackvip.spsa import SPSA, segmented_uniform
 from blackvip.targets import score_loss
-from blackvip.train import make_loss_fn
+from blackvip.methods import make_loss_fn
 
 
 def reference_losses(coord, target, x, y, W):

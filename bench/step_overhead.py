@@ -17,6 +17,7 @@ import torch
 
 from common import best_of, real_parts
 from blackvip.spsa import SPSA, ZOOptimizer
+from blackvip.methods import ZerothOrder
 from blackvip.train import RunConfig, train_step
 
 
@@ -33,7 +34,7 @@ def main():
     y = torch.randint(0, 10, (a.batch,))
     k = 2 * a.sp_avg
     cfg = RunConfig(method='blackvip', max_batch=k * a.batch, sp_avg=a.sp_avg).resolve()
-    opt = ZOOptimizer(SPSA(cfg.c, cfg.gamma, cfg.sp_avg), a=cfg.a, alpha=cfg.alpha, beta=cfg.beta)
+    opt = ZerothOrder(ZOOptimizer(SPSA(cfg.c, cfg.gamma, cfg.sp_avg), a=cfg.a, alpha=cfg.alpha, beta=cfg.beta), max_batch=cfg.max_batch)
     g = torch.Generator().manual_seed(0)
     imgs = x.repeat(k, 1, 1, 1)
     floor = best_of(lambda: target(imgs), a.repeat)

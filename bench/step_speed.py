@@ -19,6 +19,7 @@ import blackvip.coordinator as coordinator
 from blackvip.coordinator import Coordinator
 from blackvip.data import few_shot
 from blackvip.spsa import SPSA, ZOOptimizer
+from blackvip.methods import ZerothOrder
 from blackvip.targets import DigitTarget
 from blackvip.train import RunConfig, get_batch, make_dataset, train_step
 
@@ -88,7 +89,7 @@ def main():
 
     def step_time(decode):
         coord.decoder.load_state_dict(Coordinator('pixels').decoder.state_dict())
-        opt = ZOOptimizer(SPSA(cfg.c, cfg.gamma, cfg.sp_avg), a=cfg.a, o=cfg.o, alpha=cfg.alpha, beta=cfg.beta)
+        opt = ZerothOrder(ZOOptimizer(SPSA(cfg.c, cfg.gamma, cfg.sp_avg), a=cfg.a, o=cfg.o, alpha=cfg.alpha, beta=cfg.beta), max_batch=cfg.max_batch)
         g = torch.Generator().manual_seed(0)
         coordinator.decode_many, saved = decode, coordinator.decode_many
         try: return best_of(lambda: train_step(cfg, coord, target, opt, x, y, g), a.repeat)

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'MAE_MEAN', 'MAE_STD', 'DINO_RN50_URL', 'ENCODERS', 'NORMALISED_UNIT', 'Encoder',
-           'ViTCLS', 'PooledPixels', 'create_encoder', 'Decoder', 'decode_many', 'Prompter', 'Coordinator',
-           'average_prompt', 'with_prompt', 'show_prompts']
+           'ViTCLS', 'PooledPixels', 'load_exact', 'create_encoder', 'Decoder', 'decode_many', 'Prompter',
+           'Coordinator', 'average_prompt', 'with_prompt', 'show_prompts']
 
 # %% ../nbs/03_coordinator.ipynb #c002
 import torch
@@ -61,6 +61,16 @@ def _timm_vit(name, pretrained):
         raise RuntimeError(f"Could not load pretrained {name} from the Hugging Face hub ({type(e).__name__}: {e}). "
                            "Offline, use pretrained=False (random weights) or the 'pixels' encoder.") from e
 
+def load_exact(net, state, source):
+    "Load `state` into `net` only if their keys match exactly; otherwise say which keys differ."
+    have, got = set(net.state_dict()), set(state)
+    if have != got:
+        missing, unexpected = sorted(have - got), sorted(got - have)
+        raise RuntimeError(f"{source} does not match the architecture: {len(missing)} missing keys {missing[:5]}, "
+                           f"{len(unexpected)} unexpected keys {unexpected[:5]}. Use the checkpoint named in the docs, or pretrained=False.")
+    net.load_state_dict(state)
+    return net
+
 def _dino_rn50(pretrained):
     import torchvision
     net = torchvision.models.resnet50()
@@ -71,12 +81,12 @@ def _dino_rn50(pretrained):
             raise RuntimeError(f"Could not download DINO ResNet-50 weights ({type(e).__name__}: {e}). Put "
                                f"{DINO_RN50_URL.rsplit('/', 1)[1]} into torch.hub's checkpoint folder "
                                "(~/.cache/torch/hub/checkpoints), or use pretrained=False.") from e
-        net.load_state_dict(state, strict=False)
+        load_exact(net, state, DINO_RN50_URL.rsplit('/', 1)[1])
     return net
 
 ENCODERS = {
     'mae-vit-b16': lambda pt: Encoder(ViTCLS(_timm_vit('vit_base_patch16_224.mae', pt), norm=False), 768, 1568, MAE_MEAN, MAE_STD),
-    'vit-b16': lambda pt: Encoder(ViTCLS(_timm_vit('vit_base_patch16_224.augreg_in21k', pt), norm=True), 768, 1568, (0.5,) * 3, (0.5,) * 3),
+    'vit-b16': lambda pt: Encoder(ViTCLS(_timm_vit('vit_base_patch16_224.orig_in21k', pt), norm=True), 768, 1568, (0.5,) * 3, (0.5,) * 3),
     'dino-rn50': lambda pt: Encoder(_dino_rn50(pt), 2048, 3136),
     'pixels': lambda pt: Encoder(PooledPixels(16), 768, 1568, (0.,) * 3, (1.,) * 3),
 }
