@@ -19,9 +19,10 @@ def measure(what, batch, sp_avg, device):
     "Peak-memory growth in MiB of one operation, in this process."
     from common import real_parts
     from blackvip.prompters import PaddingPrompt
-    from blackvip.spsa import SPSA, ZOOptimizer
+    from blackvip.estimators import SPSA, ZOOptimizer
     from blackvip.methods import ZerothOrder
-    from blackvip.train import RunConfig, train_step
+    from blackvip.config import RunConfig
+    from blackvip.train import train_step
     import torch.nn.functional as F
     torch.manual_seed(0)
     target, coord = real_parts()

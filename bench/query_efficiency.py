@@ -10,9 +10,10 @@ import argparse
 
 import torch
 
-from blackvip.spsa import RGF, SPSA, ZOOptimizer
+from blackvip.estimators import RGF, SPSA, ZOOptimizer
 from blackvip.targets import evaluate
-from blackvip.train import RunConfig, batch_indices, build, get_batch
+from blackvip.config import RunConfig
+from blackvip.train import batch_indices, build, get_batch
 from blackvip.methods import make_loss_fn
 
 

@@ -12,7 +12,7 @@ import torch
 
 from common import best_of, real_parts
 from blackvip.coordinator import decode_many
-from blackvip.spsa import SPSA, segmented_uniform
+from blackvip.estimators import SPSA, segmented_uniform
 from blackvip.targets import score_loss
 from blackvip.methods import make_loss_fn
 

@@ -16,9 +16,10 @@ import sys
 import torch
 
 from common import best_of, real_parts
-from blackvip.spsa import SPSA, ZOOptimizer
+from blackvip.estimators import SPSA, ZOOptimizer
 from blackvip.methods import ZerothOrder
-from blackvip.train import RunConfig, train_step
+from blackvip.config import RunConfig
+from blackvip.train import train_step
 
 
 def main():

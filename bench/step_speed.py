@@ -18,10 +18,11 @@ from common import best_of
 import blackvip.coordinator as coordinator
 from blackvip.coordinator import Coordinator
 from blackvip.data import few_shot
-from blackvip.spsa import SPSA, ZOOptimizer
+from blackvip.estimators import SPSA, ZOOptimizer
 from blackvip.methods import ZerothOrder
 from blackvip.targets import DigitTarget
-from blackvip.train import RunConfig, get_batch, make_dataset, train_step
+from blackvip.config import RunConfig, make_dataset
+from blackvip.train import get_batch, train_step
 
 
 def _up2(h, m, bias=None):

@@ -17,7 +17,8 @@ import torch
 
 from .data import show_gallery, synthetic_sets
 from .targets import evaluate
-from .train import RunConfig, run, evaluate_saved
+from .config import RunConfig
+from .train import run, evaluate_saved
 from .methods import METHODS, ZeroShot, list_methods, method_hparams
 from .batch import load_grid, run_batch, write_tables, LocalExecutor, DaskExecutor
 

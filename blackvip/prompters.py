@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .coordinator import Prompter
+from .prompter import Prompter
 
 # %% ../nbs/05_prompters.ipynb #c005
 class PaddingPrompt(Prompter):

@@ -223,10 +223,10 @@ def load_digit_cnn(path=None):
     "The shipped embedded digit classifier (or one saved at `path`), loaded with `weights_only=True`."
     path = Path(path or WEIGHTS_DIR / 'digit_cnn.pt')
     if not path.exists():
-        raise FileNotFoundError(f"No digit classifier weights at {path}; run nbs/02_embedded_target.ipynb to train them.")
+        raise FileNotFoundError(f"No digit classifier weights at {path}; run nbs/30_embedded_target.ipynb to train them.")
     try: state = torch.load(path, weights_only=True, map_location='cpu')
     except Exception as e:
-        raise RuntimeError(f"{path} is not a readable checkpoint ({e}); re-run nbs/02_embedded_target.ipynb to regenerate it.") from e
+        raise RuntimeError(f"{path} is not a readable checkpoint ({e}); re-run nbs/30_embedded_target.ipynb to regenerate it.") from e
     net = DigitCNN(state.pop('width').item())
     net.load_state_dict(state)
     return net.eval()

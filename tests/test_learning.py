@@ -1,5 +1,6 @@
 "The main job's setting learns: a short run of it lifts test accuracy well above zero-shot."
-from blackvip.train import RunConfig, run
+from blackvip.config import RunConfig
+from blackvip.train import run
 
 MAIN = dict(method='blackvip', dataset='loc_mnist_1to1', batch_size=4, o=100.0, a=0.005, seed=1, test_shots=30)
 STEPS, MARGIN = 800, 8.0
