@@ -189,16 +189,16 @@ def write_tables(records, out, rows='dataset', cols='method', name='table'):
     return md
 
 # %% ../nbs/06b_batch.ipynb #c017b
-def seeds_markdown(folders, name='BlackVIP'):
-    "A Markdown table, one row per run folder of `blackvip train --compare-zeroshot` and a mean row, from their records."
+def seeds_markdown(folders, name='BlackVIP', key='seed', mean_row=True):
+    "A Markdown table, one row per run folder of `blackvip train --compare-zeroshot` (first column the record's `key`) and a mean row, from their records."
     rows = []
     for f in folders:
         r, z = (json.loads((Path(f) / sub / 'result.json').read_text()) for sub in ('.', 'zeroshot'))
-        rows.append((r['seed'], 100 * z['accuracy'], 100 * r['accuracy'], 100 * r['accuracy_average_prompt'],
+        rows.append((r[key], 100 * z['accuracy'], 100 * r['accuracy'], 100 * r['accuracy_average_prompt'],
                      r['queries'], z['wall_time_s'] + r['wall_time_s']))
-    lines = [f'| seed | zero-shot | {name} | gain (points) | {name}, every image with the average prompt | training queries | time (s) |',
+    lines = [f'| {key} | zero-shot | {name} | gain (points) | {name}, every image with the average prompt | training queries | time (s) |',
              '|---|---|---|---|---|---|---|']
     lines += [f'| {s} | {z:.1f}% | {b:.1f}% | {b - z:+.1f} | {a:.1f}% | {q:,} | {t:.0f} |' for s, z, b, a, q, t in rows]
     mean = lambda i: sum(row[i] for row in rows) / len(rows)
-    lines.append(f'| mean | {mean(1):.1f}% | {mean(2):.1f}% | {mean(2) - mean(1):+.1f} | {mean(3):.1f}% | {mean(4):,.0f} | {mean(5):.0f} |')
+    if mean_row: lines.append(f'| mean | {mean(1):.1f}% | {mean(2):.1f}% | {mean(2) - mean(1):+.1f} | {mean(3):.1f}% | {mean(4):,.0f} | {mean(5):.0f} |')
     return '\n'.join(lines)

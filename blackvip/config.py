@@ -140,6 +140,8 @@ class RunConfig:
         for name in ('steps', 'batch_size', 'max_batch', 'shots', 'ckpt_every'):
             if getattr(cfg, name) < 1 and not (name == 'steps' and not m.trains):
                 raise ValueError(f"{name}={getattr(cfg, name)}; it must be at least 1.")
+        if cfg.budget is not None and cfg.budget < 1: raise ValueError(f"budget={cfg.budget}; a query budget must be at least 1 image (leave it out for no budget).")
+        if cfg.timeout is not None and cfg.timeout <= 0: raise ValueError(f"timeout={cfg.timeout}; a target timeout must be positive seconds (leave it out for none).")
         m.check({k: getattr(cfg, k) for k in m.hparams})
         return cfg
 

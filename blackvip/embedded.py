@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['DIGIT_SIDES', 'colour_pairs', 'render_digits', 'train_digit_cnn', 'save_digit_cnn', 'clean_test_accuracy',
-           'shift_report']
+           'shift_report', 'hand_made', 'hand_made_report']
 
 # %% ../nbs/30_embedded_target.ipynb #c002
 from pathlib import Path
@@ -105,3 +105,20 @@ def shift_report(target=None, sets=None, shots=16, seed=1):
         rows.append({'set': name, 'zero-shot acc': (s.argmax(-1) == y).float().mean().item(),
                      'zero-shot CE': score_loss(s, y, target.output).item(), 'blank CE': score_loss(b, y, target.output).item()})
     return rows
+
+# %% ../nbs/30_embedded_target.ipynb #c030a
+def hand_made(ds, kind, target=None):
+    "Accuracy of `target` (the shipped one by default) on `ds` with a hand-made additive prompt: 'erase_centre' or 'cancel_background'."
+    from blackvip.data import centre_box
+    x = torch.stack([ds[i][0] for i in range(len(ds))]); y = torch.tensor([ds[i][1] for i in range(len(ds))])
+    if kind == 'erase_centre':
+        top, size = centre_box(ds.fake_scale)
+        x[:, :, top:top + size, top:top + size] = 0
+    else: x = (x - x[:, :, :1, :1]).clamp(0, 1)
+    return evaluate(target or DigitTarget(), TensorDataset(x, y))
+
+def hand_made_report(target=None):
+    "Per synthetic test set: the hand-made prompt that fits it and the accuracy it gives."
+    return [{'set': name, 'prompt': 'erase the centre' if 'Loc' in name else 'cancel the background',
+             'accuracy': hand_made(ds, 'erase_centre' if 'Loc' in name else 'cancel_background', target)}
+            for name, ds in synthetic_sets(train=False).items()]

@@ -103,6 +103,7 @@ class Method:
     name, summary = None, ''
     hparams = {}
     whitebox, trains = False, True
+    fixed_length = False          # True when a schedule depends on the total number of steps (a run cannot be extended)
     epochs_column = 'epochs_bbox'
 
     def prompter(self, cfg): return NoPrompt()
@@ -192,6 +193,7 @@ class VPSPSAGC(Method):
 @register_method
 class BAR(Method):
     name, summary = 'bar', "BAR: a frame around the image shrunk to bar_inner pixels, trained by RGF on the focal loss"
+    fixed_length = True
     hparams = dict(lr=HParam(5.0, 'peak learning rate (the schedule decays from it)', 'bar_init_lr', low=0),
                    lr_min=HParam(0.1, 'final learning rate', 'bar_min_lr', low=0, strict=False),
                    mu=HParam(0.01, "RGF's smoothing radius", low=0),
@@ -205,7 +207,7 @@ class BAR(Method):
 @register_method
 class VPWhiteBox(Method):
     name, summary, whitebox = 'vp_whitebox', "VP's padding prompt trained by back-propagation through the target (needs its gradients)", True
-    epochs_column = 'epochs_wbox'
+    epochs_column, fixed_length = 'epochs_wbox', True
     hparams = dict(lr=HParam(40.0, 'peak learning rate (the schedule decays from it)', 'vp_wbox_lr', low=0),
                    momentum=HParam(0.9, 'SGD momentum', low=0, strict=False),
                    warmup=HParam(0.1, 'fraction of the steps spent warming up', low=0, strict=False))
@@ -215,6 +217,7 @@ class VPWhiteBox(Method):
 @register_method
 class BlackVIPWhiteBox(BlackVIP):
     name, summary, whitebox = 'blackvip_whitebox', "the Coordinator trained with the target's exact gradients (Adam): the ceiling of what SPSA-GC estimates", True
+    fixed_length = True
     hparams = dict(p_eps=BlackVIP.hparams['p_eps'], lr=HParam(0.001, 'peak learning rate (the schedule decays from it)', low=0),
                    warmup=HParam(0.0, 'fraction of the steps spent warming up', low=0, strict=False))
     def optimizer(self, cfg, prompter):

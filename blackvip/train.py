@@ -4,13 +4,16 @@
 
 # %% auto #0
 __all__ = ['RESUME_KEYS', 'augment_batch', 'train_step', 'target_device', 'batch_indices', 'get_batch', 'one_per_class',
-           'save_picture', 'save_checkpoint', 'load_checkpoint', 'peak_memory_mb', 'build', 'run', 'evaluate_saved',
-           'experiment']
+           'save_picture', 'RunInterrupted', 'save_checkpoint', 'load_checkpoint', 'finished_record', 'peak_memory_mb',
+           'build', 'run', 'evaluate_saved', 'experiment']
 
 # %% ../nbs/06_train.ipynb #c002
 import json
 import math
 import resource
+import shutil
+import signal
+import threading
 import tempfile
 import time
 from dataclasses import asdict, fields
@@ -74,15 +77,23 @@ def save_picture(prompter, target, test, fname):
 # %% ../nbs/06_train.ipynb #c025
 RESUME_KEYS = [f.name for f in fields(RunConfig) if f.name not in ('steps', 'budget', 'timeout', 'eval_every', 'ckpt_every', 'root', 'max_batch', 'test_shots')]
 
-def save_checkpoint(path, cfg, step, prompter, opt, generator, queries):
-    "Save everything a bit-identical resume needs."
+class RunInterrupted(Exception):
+    "A run stopped by Ctrl-C after saving its checkpoint; the message says how to resume."
+
+def save_checkpoint(path, cfg, step, prompter, opt, generator, queries, **extra):
+    "Save everything a bit-identical resume needs (and `extra` counters); a failed write leaves the last good checkpoint and no temporary file."
     state = {'step': step, 'queries': queries, 'prompter': prompter.trainable().state_dict(),
              'opt': opt.state_dict() if opt is not None else {}, 'generator': generator.get_state(),
-             'torch_rng': torch.get_rng_state(), 'config': json.dumps(asdict(cfg))}
+             'torch_rng': torch.get_rng_state(), 'config': json.dumps(asdict(cfg)), **extra}
     path = Path(path)
     tmp = path.with_suffix('.tmp')
-    torch.save(state, tmp)
-    tmp.replace(path)
+    try:
+        torch.save(state, tmp)
+        tmp.replace(path)
+    except (OSError, RuntimeError) as e:
+        tmp.unlink(missing_ok=True)
+        raise RuntimeError(f"Could not write the checkpoint {path} ({type(e).__name__}: {e}). The last good checkpoint is kept; "
+                           "free disk space or choose another --out, then run the same command to resume.") from e
 
 def load_checkpoint(path, cfg):
     "A checkpoint's state, checked against `cfg`."
@@ -96,6 +107,22 @@ def load_checkpoint(path, cfg):
         raise ValueError(f"Checkpoint {path} belongs to a run with other settings {diff} (saved, now). "
                          "Use another output folder, or the same settings to resume.")
     return state
+
+def finished_record(out, cfg):
+    "The record in `out` if it is a finished run of exactly `cfg` (same settings and steps), else None."
+    f = Path(out) / 'result.json'
+    if not f.exists() or not (Path(out) / 'checkpoint.pt').exists(): return None
+    try: record = json.loads(f.read_text())
+    except ValueError: return None
+    saved = record.get('settings', {})
+    same = all(saved.get(k) == getattr(cfg, k) for k in RESUME_KEYS + ['steps', 'test_shots'])
+    return record if same and record.get('status') == 'finished' else None
+
+def _queries_logged_after(metrics, step):
+    "The largest query count logged in `metrics` after `step` (queries spent on steps a resume redoes), or None."
+    if not metrics.exists(): return None
+    qs = [r['queries'] for r in map(json.loads, filter(str.strip, metrics.read_text().splitlines())) if r.get('step', 0) > step and 'queries' in r]
+    return max(qs) if qs else None
 
 # %% ../nbs/06_train.ipynb #c027
 def peak_memory_mb(device):
@@ -125,53 +152,87 @@ def build(cfg):
 def run(cfg, out, resume=True, progress=True):
     "Train `cfg.method` for `cfg.steps` steps into folder `out`, evaluate, and return the result record."
     cfg = cfg.resolve()
-    method = get_method(cfg.method)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if resume and (done := finished_record(out, cfg)) is not None:
+        if progress: print(f"{out} already holds this finished run; reporting its record (use --no-resume to start over).")
+        return done
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return _run(cfg, out, resume, progress)
+    except BaseException:
+        if created and out.exists() and not (out / 'checkpoint.pt').exists(): shutil.rmtree(out, ignore_errors=True)
+        raise
+
+def _run(cfg, out, resume, progress):
+    method = get_method(cfg.method)
     metrics, ckpt = out / 'metrics.jsonl', out / 'checkpoint.pt'
     train_set, test, target, prompter, opt = build(cfg)
     generator = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    start, queries, status = 0, 0, 'finished'
+    steps = cfg.steps if method.trains else 0
+    start, queries, status, earlier = 0, 0, 'finished', {'wall_time': 0.0, 'queries_redone': 0, 'extended_from': 0}
     if resume and ckpt.exists():
         state = load_checkpoint(ckpt, cfg)
+        start, queries = int(state['step']), int(state['queries'])
+        planned = json.loads(state['config'])['steps']
+        if method.trains and start > steps:
+            raise ValueError(f"{out} holds a run of {start} steps and this one asks for {steps}. Ask for --steps {start} to report it, "
+                             "or start over with --no-resume or another --out.")
+        if method.trains and planned != steps and method.fixed_length:
+            raise ValueError(f"{out} holds a run planned for {planned} steps, and {cfg.method}'s schedule depends on the total: resume it "
+                             f"with --steps {planned}, or start over with --no-resume or another --out.")
         prompter.trainable().load_state_dict(state['prompter'])
         if opt is not None: opt.load_state_dict(state['opt'])
         generator.set_state(state['generator'])
         torch.set_rng_state(state['torch_rng'])
-        start, queries = int(state['step']), int(state['queries'])
+        earlier = {k: state.get(k, v) for k, v in earlier.items()}
+        earlier['extended_from'] = earlier['extended_from'] or (planned if planned != steps else 0)
+        redone = (_queries_logged_after(metrics, start) or queries) - queries
+        earlier['queries_redone'] += redone
+        queries += redone
     elif metrics.exists(): metrics.unlink()
     _trim_metrics(metrics, start)
     target.images = queries
     target.budget = cfg.budget
-    steps = cfg.steps if method.trains else 0
     t0 = time.time()
+    counters = lambda: {'wall_time': earlier['wall_time'] + time.time() - t0, 'queries_redone': earlier['queries_redone'],
+                        'extended_from': earlier['extended_from']}
+    interrupted = []
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1)) if main_thread else None
     bar = tqdm(range(start, steps), desc=f'{cfg.method} {cfg.dataset}', disable=not progress, initial=start, total=steps)
-    with open(metrics, 'a') as log:
-        step = start
-        for step in bar:
-            idx = batch_indices(len(train_set), cfg.batch_size, cfg.seed, step)
-            x, y = get_batch(train_set, idx)
-            try: loss = train_step(cfg, prompter, target, opt, x, y, generator)
-            except (QueryBudgetExceeded, TargetTimeout) as e:
-                status = 'budget_exhausted' if isinstance(e, QueryBudgetExceeded) else 'target_timeout'
-                bar.write(str(e))
-                break
-            rec = {'step': step + 1, 'loss': loss, 'queries': target.images, 'time': round(time.time() - t0, 3)}
-            if cfg.eval_every and (step + 1) % cfg.eval_every == 0:
-                target.budget = None
-                rec['test_acc'] = evaluate(target, test, prompter, cfg.max_batch)
-                target.images, target.budget = rec['queries'], cfg.budget
-            log.write(json.dumps(rec) + '\n')
-            log.flush()
-            bar.set_postfix(loss=f'{loss:.3f}', queries=target.images, **({'acc': f"{rec['test_acc']:.3f}"} if 'test_acc' in rec else {}))
-            if (step + 1) % cfg.ckpt_every == 0 or step + 1 == steps:
-                save_checkpoint(ckpt, cfg, step + 1, prompter, opt, generator, target.images)
-        else:
-            step = steps
-        done = steps if status == 'finished' else step
-        if status != 'finished' or done == start:
-            save_checkpoint(ckpt, cfg, done, prompter, opt, generator, target.images)
+    try:
+        with open(metrics, 'a') as log:
+            step = start
+            for step in bar:
+                idx = batch_indices(len(train_set), cfg.batch_size, cfg.seed, step)
+                x, y = get_batch(train_set, idx)
+                try: loss = train_step(cfg, prompter, target, opt, x, y, generator)
+                except (QueryBudgetExceeded, TargetTimeout) as e:
+                    status = 'budget_exhausted' if isinstance(e, QueryBudgetExceeded) else 'target_timeout'
+                    bar.write(str(e))
+                    break
+                rec = {'step': step + 1, 'loss': loss, 'queries': target.images, 'time': round(counters()['wall_time'], 3)}
+                if cfg.eval_every and (step + 1) % cfg.eval_every == 0:
+                    target.budget = None
+                    rec['test_acc'] = evaluate(target, test, prompter, cfg.max_batch)
+                    target.images, target.budget = rec['queries'], cfg.budget
+                log.write(json.dumps(rec) + '\n')
+                log.flush()
+                bar.set_postfix(loss=f'{loss:.3f}', queries=target.images, **({'acc': f"{rec['test_acc']:.3f}"} if 'test_acc' in rec else {}))
+                if (step + 1) % cfg.ckpt_every == 0 or step + 1 == steps or interrupted:
+                    save_checkpoint(ckpt, cfg, step + 1, prompter, opt, generator, target.images, **counters())
+                if interrupted:
+                    raise RunInterrupted(f"Interrupted after step {step + 1} of {steps}; checkpoint saved in {ckpt}. "
+                                         "Run the same command again to resume.")
+            else:
+                step = steps
+            done = steps if status == 'finished' else step
+            if status != 'finished' or done == start:
+                save_checkpoint(ckpt, cfg, done, prompter, opt, generator, target.images, **counters())
+    finally:
+        if main_thread: signal.signal(signal.SIGINT, previous)
     train_queries = target.images
     target.budget = None
     try: acc = evaluate(target, test, prompter, cfg.max_batch, progress=progress)
@@ -182,9 +243,10 @@ def run(cfg, out, resume=True, progress=True):
     if isinstance(prompter, Coordinator) and acc is not None:
         swap = evaluate(target, test, with_prompt(prompter, average_prompt(prompter, test, cfg.max_batch)), cfg.max_batch)
     record = {'method': cfg.method, 'dataset': cfg.dataset, 'target': cfg.target, 'seed': cfg.seed, 'shots': cfg.shots,
-              'accuracy': acc, 'accuracy_average_prompt': swap, 'queries': train_queries, 'steps': done, 'status': status,
-              'wall_time_s': round(time.time() - t0, 2), 'peak_memory_mb': round(peak_memory_mb(target_device(target)), 1),
-              'settings': asdict(cfg)}
+              'accuracy': acc, 'accuracy_average_prompt': swap, 'queries': train_queries, 'queries_redone': earlier['queries_redone'],
+              'steps': done, 'status': status, 'wall_time_s': round(counters()['wall_time'], 2),
+              'peak_memory_mb': round(peak_memory_mb(target_device(target)), 1), 'settings': asdict(cfg)}
+    if earlier['extended_from']: record['extended_from'] = earlier['extended_from']
     with open(metrics, 'a') as log: log.write(json.dumps({'step': done, 'test_acc': acc}) + '\n')
     torch.save(prompter.trainable().state_dict(), out / 'prompt.pt')
     (out / 'result.json').write_text(json.dumps(record, indent=1))

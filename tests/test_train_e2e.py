@@ -50,8 +50,8 @@ def test_killed_run_resumes_bit_identical(tmp_path):
 
 def test_budget_ends_run_cleanly(tmp_path):
     r = blackvip(['train', '--method', 'vp_spsa_gc', '--steps', '5', '--budget', '18', '--out', 'b', *TINY], tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert 'Query budget exhausted' in r.stdout + r.stderr
+    assert r.returncode == 1, r.stderr                      # the run did not finish as asked
+    assert 'Query budget exhausted' in r.stdout + r.stderr and 'stopped early (budget_exhausted)' in r.stderr
     rec = json.loads((tmp_path / 'b' / 'result.json').read_text())
     assert rec['status'] == 'budget_exhausted' and rec['queries'] <= 18
     assert (tmp_path / 'b' / 'checkpoint.pt').exists()
@@ -72,11 +72,104 @@ def test_other_settings_refuse_to_resume(tmp_path):
 
 
 @pytest.mark.parametrize('args,msg', [
-    (['--method', 'blackvip', '--c', '0'], 'must be positive'),
+    (['--method', 'blackvip', '--c', '0'], 'c=0.0; it must be > 0'),
     (['--method', 'blackvip', '--dataset', 'cifar'], 'Unknown dataset'),
     (['--method', 'vp_whitebox', '--no-whitebox'], 'answers queries only'),
     (['--method', 'blackvip', '--shots', '401'], 'at most 400 shots'),
+    (['--method', 'blackvip', '--p-eps', '-1'], 'p_eps=-1'),
+    (['--method', 'blackvip', '--alpha', '-1'], 'alpha=-1'),
+    (['--method', 'blackvip', '--gamma', '-1'], 'gamma=-1'),
+    (['--method', 'blackvip', '--budget', '0'], 'budget=0'),
+    (['--method', 'blackvip', '--timeout', '-1'], 'timeout=-1'),
 ])
 def test_bad_input_says_what_to_do(tmp_path, args, msg):
     r = blackvip(['train', '--steps', '1', '--out', 'x', *TINY[:2], *args], tmp_path)
     assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr
+
+
+def test_finished_run_is_reported_not_redone(tmp_path):
+    args = ['train', '--method', 'blackvip', '--steps', '2', '--out', 'f', '--compare-zeroshot', *TINY]
+    first = blackvip(args, tmp_path)
+    assert first.returncode == 0, first.stderr
+    before = {f: (tmp_path / 'f' / f).read_bytes() for f in ('result.json', 'metrics.jsonl', 'zeroshot/result.json')}
+    t = time.time()
+    again = blackvip(args, tmp_path)
+    assert again.returncode == 0 and time.time() - t < 10, again.stderr
+    assert 'already holds this finished run' in again.stdout
+    assert [l for l in again.stdout.splitlines() if 'accuracy' in l] == [l for l in first.stdout.splitlines() if 'accuracy' in l]
+    assert all((tmp_path / 'f' / f).read_bytes() == b for f, b in before.items())
+    fresh = blackvip([*args, '--no-resume'], tmp_path)
+    assert fresh.returncode == 0 and 'already holds' not in fresh.stdout
+
+
+def test_folder_with_longer_run_refuses_fewer_steps(tmp_path):
+    assert blackvip(['train', '--method', 'blackvip', '--steps', '3', '--out', 'l', *TINY], tmp_path).returncode == 0
+    before = (tmp_path / 'l' / 'result.json').read_bytes()
+    r = blackvip(['train', '--method', 'blackvip', '--steps', '2', '--out', 'l', *TINY], tmp_path)
+    assert r.returncode == 2 and 'holds a run of 3 steps' in r.stderr and 'Traceback' not in r.stderr
+    assert (tmp_path / 'l' / 'result.json').read_bytes() == before
+    ext = blackvip(['train', '--method', 'blackvip', '--steps', '4', '--out', 'l', *TINY], tmp_path)
+    assert ext.returncode == 0, ext.stderr
+    rec = json.loads((tmp_path / 'l' / 'result.json').read_text())
+    assert (rec['steps'], rec['extended_from'], rec['queries']) == (4, 3, 4 * 2 * 4)
+    assert blackvip(['train', '--method', 'bar', '--steps', '2', '--out', 'bar', *TINY], tmp_path).returncode == 0
+    r = blackvip(['train', '--method', 'bar', '--steps', '3', '--out', 'bar', *TINY], tmp_path)
+    assert r.returncode == 2 and 'depends on the total' in r.stderr
+
+
+def test_ctrl_c_saves_checkpoint_and_resumes_bit_identical(tmp_path):
+    args = ['train', '--method', 'blackvip', '--steps', '30', *TINY[:-2], '--ckpt-every', '1000']
+    assert blackvip([*args, '--out', 'full'], tmp_path).returncode == 0
+    env = dict(os.environ, BLACKVIP_DATA=str(tmp_path / 'data'), MPLBACKEND='Agg')
+    p = subprocess.Popen(['blackvip', *args, '--out', 'int'], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / 'int' / 'metrics.jsonl'
+    deadline = time.time() + 120
+    while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130 and 'Run the same command again to resume' in err and 'Traceback' not in err, err
+    assert (tmp_path / 'int' / 'checkpoint.pt').exists() and not (tmp_path / 'int' / 'result.json').exists()
+    resumed = blackvip([*args, '--out', 'int'], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    a = torch.load(tmp_path / 'full' / 'prompt.pt', weights_only=True)
+    b = torch.load(tmp_path / 'int' / 'prompt.pt', weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_failed_run_leaves_no_empty_folder(tmp_path):
+    r = blackvip(['train', '--method', 'vp_whitebox', '--no-whitebox', '--steps', '1', '--out', 'wb', *TINY], tmp_path)
+    assert r.returncode == 2 and not (tmp_path / 'wb').exists()
+
+
+def test_read_only_folder_and_full_disk_name_the_problem(tmp_path, monkeypatch, capsys):
+    """Simulated in-process (the tests run as root, which ignores permissions): `Path.mkdir` raising EROFS for a
+    read-only --out, and `torch.save` raising PyTorch's own full-disk error while a checkpoint is written."""
+    import errno, pathlib
+    from blackvip.cli import main
+    monkeypatch.setenv('BLACKVIP_DATA', str(tmp_path / 'data'))
+    monkeypatch.chdir(tmp_path)
+    real_mkdir = pathlib.Path.mkdir
+    def read_only(self, *a, **k):
+        if self.name == 'ro': raise OSError(errno.EROFS, 'Read-only file system', str(self))
+        return real_mkdir(self, *a, **k)
+    monkeypatch.setattr(pathlib.Path, 'mkdir', read_only)
+    with pytest.raises(SystemExit) as e: main(['train', '--method', 'blackvip', '--steps', '1', '--out', 'ro', *TINY])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and 'ro' in err and 'Read-only file system' in err and 'Traceback' not in err
+    monkeypatch.setattr(pathlib.Path, 'mkdir', real_mkdir)
+    main(['train', '--method', 'blackvip', '--steps', '2', '--out', 'disk', *TINY])
+    good = torch.load(tmp_path / 'disk' / 'checkpoint.pt', weights_only=True)
+    real_save = torch.save
+    def full(obj, f, *a, **k):
+        if str(f).endswith('.tmp'):
+            real_save(obj, f, *a, **k)   # a partial file is left behind, as a full disk does
+            raise RuntimeError('[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file data/0: file write failed')
+        return real_save(obj, f, *a, **k)
+    monkeypatch.setattr(torch, 'save', full)
+    with pytest.raises(SystemExit) as e: main(['train', '--method', 'blackvip', '--steps', '3', '--out', 'disk', *TINY])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and 'Could not write the checkpoint' in err and 'last good checkpoint is kept' in err
+    assert not (tmp_path / 'disk' / 'checkpoint.tmp').exists()
+    kept = torch.load(tmp_path / 'disk' / 'checkpoint.pt', weights_only=True)
+    assert kept['step'] == good['step'] == 2
