@@ -15,7 +15,7 @@ from dataclasses import fields, asdict
 
 import torch
 
-from .data import show_gallery, synthetic_sets
+from .data import show_gallery, synthetic_sets, load_digits
 from .targets import evaluate
 from .config import RunConfig
 from .train import run, evaluate_saved, RunInterrupted
@@ -25,8 +25,10 @@ from .methods import METHODS, ZeroShot, list_methods, method_hparams
 from .batch import load_grid, run_batch, write_tables, LocalExecutor, DaskExecutor
 
 # %% ../nbs/07_cli.ipynb #c005
-def gallery(out='outputs/gallery.png', source='embedded', root=None, n=8):
-    "Generate the synthetic sets and save a gallery picture to `out`."
+def gallery(out='outputs/gallery.png', source='embedded', root=None, n=8, download=False):
+    "Generate the synthetic sets (downloading torchvision's MNIST into `root` if asked) and save a gallery picture to `out`."
+    if download:
+        for train in (True, False): load_digits(root, train, source, download=True)
     sets = synthetic_sets(root, train=False, source=source)
     show_gallery(sets, n=n, fname=out)
     for name, ds in sets.items(): print(f'{name}: {len(ds)} test images')
@@ -102,8 +104,9 @@ def parser():
     g.add_argument('--out', default='outputs/gallery.png', help='picture file (default %(default)s)')
     g.add_argument('--source', default='embedded', choices=['embedded', 'torchvision'], help='MNIST source (default %(default)s)')
     g.add_argument('--root', default=None, help='data folder (default $BLACKVIP_DATA or ~/.cache/blackvip)')
-    g.add_argument('--n', type=int, default=8, help='images per dataset')
-    g.set_defaults(func=lambda a: gallery(a.out, a.source, a.root, a.n))
+    g.add_argument('--n', type=int, default=8, help='images per dataset (default %(default)s)')
+    g.add_argument('--download', action='store_true', help="download torchvision's MNIST into --root first (needs network)")
+    g.set_defaults(func=lambda a: gallery(a.out, a.source, a.root, a.n, a.download))
 
     t = sub.add_parser('train', help='train a prompt (or evaluate zero-shot) and write metrics, checkpoint and result',
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)

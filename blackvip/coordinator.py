@@ -61,7 +61,7 @@ def _timm_vit(name, pretrained):
     except Exception as e:
         if not pretrained: raise
         raise RuntimeError(f"Could not load pretrained {name} from the Hugging Face hub ({type(e).__name__}: {e}). "
-                           "Offline, use pretrained=False (random weights) or the 'pixels' encoder.") from e
+                           "Offline, use random weights (--no-encoder-pretrained, pretrained=False in Python) or the weight-free encoder (--encoder pixels).") from e
 
 def load_exact(net, state, source):
     "Load `state` into `net` only if their keys match exactly; otherwise say which keys differ."
@@ -69,7 +69,7 @@ def load_exact(net, state, source):
     if have != got:
         missing, unexpected = sorted(have - got), sorted(got - have)
         raise RuntimeError(f"{source} does not match the architecture: {len(missing)} missing keys {missing[:5]}, "
-                           f"{len(unexpected)} unexpected keys {unexpected[:5]}. Use the checkpoint named in the docs, or pretrained=False.")
+                           f"{len(unexpected)} unexpected keys {unexpected[:5]}. Use the DINO release's checkpoint, or random weights (--no-encoder-pretrained, pretrained=False in Python).")
     net.load_state_dict(state)
     return net
 
@@ -82,7 +82,7 @@ def _dino_rn50(pretrained):
         except Exception as e:
             raise RuntimeError(f"Could not download DINO ResNet-50 weights ({type(e).__name__}: {e}). Put "
                                f"{DINO_RN50_URL.rsplit('/', 1)[1]} into torch.hub's checkpoint folder "
-                               "(~/.cache/torch/hub/checkpoints), or use pretrained=False.") from e
+                               "(~/.cache/torch/hub/checkpoints), or use random weights (--no-encoder-pretrained, pretrained=False in Python).") from e
         load_exact(net, state, DINO_RN50_URL.rsplit('/', 1)[1])
     return net
 

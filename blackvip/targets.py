@@ -4,13 +4,15 @@
 
 # %% auto #0
 __all__ = ['OUTPUTS', 'OPENAI_MEAN', 'OPENAI_STD', 'TINY_CLIP', 'WEIGHTS_DIR', 'QueryBudgetExceeded', 'TargetTimeout',
-           'WhiteBoxUnavailable', 'Target', 'score_loss', 'predict', 'evaluate', 'LocalModelTarget', 'create_clip',
-           'ClipZeroShot', 'register_tiny_clip', 'DigitCNN', 'DigitTarget', 'load_digit_cnn']
+           'WhiteBoxUnavailable', 'Target', 'score_loss', 'predict', 'evaluate', 'LocalModelTarget', 'hub_reachable',
+           'hub_offline', 'create_clip', 'ClipZeroShot', 'register_tiny_clip', 'DigitCNN', 'DigitTarget',
+           'load_digit_cnn']
 
 # %% ../nbs/01_targets.ipynb #c002
 import json
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -120,12 +122,30 @@ class LocalModelTarget(Target):
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
+def hub_reachable(host='huggingface.co', port=443, timeout=3.0):
+    "Whether the Hugging Face hub answers a TCP connection within `timeout` seconds (checked once, before any download)."
+    import socket
+    try: socket.create_connection((host, port), timeout=timeout).close()
+    except OSError: return False
+    return True
+
+@contextmanager
+def hub_offline(offline=True):
+    "Within the block, `huggingface_hub` reads only its local cache: a missing file fails at once instead of after retries."
+    import huggingface_hub.constants as hc
+    before = hc.HF_HUB_OFFLINE
+    hc.HF_HUB_OFFLINE = offline or before
+    try: yield
+    finally: hc.HF_HUB_OFFLINE = before
+
 def create_clip(model_name, pretrained=None, device='cpu'):
     "An open_clip model and tokenizer; `pretrained` is a tag, a local checkpoint path or None (random weights)."
     import open_clip
     kw = {'force_quick_gelu': True} if pretrained == 'openai' else {}
+    tag = pretrained is not None and not Path(str(pretrained)).exists()
     try:
-        model = open_clip.create_model(model_name, pretrained=pretrained, device=device, **kw)
+        with hub_offline(tag and not hub_reachable()):
+            model = open_clip.create_model(model_name, pretrained=pretrained, device=device, **kw)
     except RuntimeError as e:
         if 'Unknown model' in str(e) or 'not found' in str(e).lower(): raise
         raise RuntimeError(_offline_hint(model_name, pretrained, e)) from e
@@ -134,8 +154,11 @@ def create_clip(model_name, pretrained=None, device='cpu'):
     return model.eval(), open_clip.get_tokenizer(model_name)
 
 def _offline_hint(model_name, pretrained, e):
-    return (f"Could not load weights {pretrained!r} for {model_name} ({type(e).__name__}: {e}). Offline, download the "
-            "checkpoint where there is network and pass its local path: pretrained='/path/to/open_clip_model.bin'.")
+    return (f"Could not load weights {pretrained!r} for {model_name}: they are not in the Hugging Face cache (~/.cache/huggingface/hub) "
+            f"and the hub is unreachable or refused ({type(e).__name__}: {str(e)[:200]}). Where there is network, "
+            f"`python -c \"import open_clip; open_clip.create_model('{model_name}', pretrained='{pretrained}')\"` fills that cache (copy it here), "
+            "or download the checkpoint file and pass its local path: --pretrained /path/to/open_clip_model.bin on the command line, "
+            "pretrained='/path/to/open_clip_model.bin' in Python.")
 
 # %% ../nbs/01_targets.ipynb #c017
 class ClipZeroShot(LocalModelTarget):

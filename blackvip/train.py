@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['RESUME_KEYS', 'augment_batch', 'train_step', 'target_device', 'batch_indices', 'get_batch', 'one_per_class',
-           'save_picture', 'RunInterrupted', 'save_checkpoint', 'load_checkpoint', 'finished_record', 'peak_memory_mb',
-           'build', 'run', 'evaluate_saved', 'experiment']
+           'save_picture', 'save_curve', 'RunInterrupted', 'save_checkpoint', 'load_checkpoint', 'finished_record',
+           'peak_memory_mb', 'build', 'run', 'evaluate_saved', 'experiment']
 
 # %% ../nbs/06_train.ipynb #c002
 import json
@@ -73,6 +73,32 @@ def save_picture(prompter, target, test, fname):
     "`show_prompts` on one test image per class, with the target's answers, saved to `fname`."
     x, y = get_batch(test, one_per_class(test))
     show_prompts(prompter, x, y.tolist(), target, fname=fname)
+
+def save_curve(metrics, fname, window=50):
+    "The training curve of a run's `metrics.jsonl`: loss (moving average over `window` steps) and test accuracy against queries."
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    rows = [json.loads(l) for l in Path(metrics).read_text().splitlines() if l.strip()]
+    steps = [r for r in rows if 'loss' in r]
+    if not steps: return None
+    q = [r['queries'] for r in steps]
+    loss = torch.tensor([r['loss'] for r in steps])
+    smooth = torch.nn.functional.avg_pool1d(loss[None, None], min(window, len(loss)), 1)[0, 0]
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(q, loss.tolist(), color='0.8', lw=0.5, label='loss (each step)')
+    ax.plot(q[len(q) - len(smooth):], smooth.tolist(), color='C0', label=f'loss ({window}-step mean)')
+    ax.set_xlabel('training queries (images sent to the target)'); ax.set_ylabel('loss')
+    evals = [(r.get('queries', q[-1]), r['test_acc']) for r in rows if r.get('test_acc') is not None]
+    if evals:
+        ax2 = ax.twinx()
+        ax2.plot(*zip(*evals), 'o-', color='C3', label='test accuracy')
+        ax2.set_ylabel('test accuracy'); ax2.set_ylim(0, 1)
+        ax2.legend(loc='upper right', fontsize=8)
+    ax.legend(loc='upper left', fontsize=8)
+    fig.savefig(fname, dpi=80, bbox_inches='tight')
+    plt.close(fig)
+    return Path(fname)
 
 # %% ../nbs/06_train.ipynb #c025
 RESUME_KEYS = [f.name for f in fields(RunConfig) if f.name not in ('steps', 'budget', 'timeout', 'eval_every', 'ckpt_every', 'root', 'max_batch', 'test_shots')]
@@ -247,12 +273,13 @@ def _run(cfg, out, resume, progress):
               'steps': done, 'status': status, 'wall_time_s': round(counters()['wall_time'], 2),
               'peak_memory_mb': round(peak_memory_mb(target_device(target)), 1), 'settings': asdict(cfg)}
     if earlier['extended_from']: record['extended_from'] = earlier['extended_from']
-    with open(metrics, 'a') as log: log.write(json.dumps({'step': done, 'test_acc': acc}) + '\n')
+    with open(metrics, 'a') as log: log.write(json.dumps({'step': done, 'queries': train_queries, 'test_acc': acc}) + '\n')
     torch.save(prompter.trainable().state_dict(), out / 'prompt.pt')
     (out / 'result.json').write_text(json.dumps(record, indent=1))
     if method.trains and len(test):
         try: save_picture(prompter, target, test, out / 'prompts.png')
         except TargetTimeout: save_picture(prompter, None, test, out / 'prompts.png')   # the picture without the answers
+        save_curve(metrics, out / 'curve.png')
     return record
 
 def evaluate_saved(out, dataset=None, progress=True, picture=False):

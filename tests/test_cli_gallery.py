@@ -17,5 +17,6 @@ def test_gallery_offline_writes_png(tmp_path):
 def test_gallery_missing_mnist_says_what_to_do(tmp_path):
     r = run(['gallery', '--source', 'torchvision', '--out', 'g.png'], tmp_path)
     assert r.returncode == 2
-    assert "source='embedded'" in r.stderr and 'Traceback' not in r.stderr
+    assert '--source embedded' in r.stderr and '--download' in r.stderr and 'Traceback' not in r.stderr
+    assert '--download' in run(['gallery', '--help'], tmp_path).stdout      # the flag the error names exists
     assert not (tmp_path / 'g.png').exists()

@@ -46,6 +46,8 @@ def test_killed_run_resumes_bit_identical(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     steps = [json.loads(l)['step'] for l in metrics.read_text().splitlines() if 'loss' in json.loads(l)]
     assert steps == list(range(1, 7))
+    rec = json.loads((tmp_path / 'killed' / 'result.json').read_text())
+    assert rec['queries'] == 6 * 2 * 4 + rec['queries_redone']          # what was paid, redone steps included
 
 
 def test_budget_ends_run_cleanly(tmp_path):
@@ -173,3 +175,12 @@ def test_read_only_folder_and_full_disk_name_the_problem(tmp_path, monkeypatch, 
     assert not (tmp_path / 'disk' / 'checkpoint.tmp').exists()
     kept = torch.load(tmp_path / 'disk' / 'checkpoint.pt', weights_only=True)
     assert kept['step'] == good['step'] == 2
+
+
+@pytest.mark.skipif(__import__('blackvip.targets', fromlist=['hub_reachable']).hub_reachable(), reason='the hub is reachable here')
+def test_offline_clip_fails_fast_with_one_clear_error(tmp_path):
+    t = time.time()
+    r = blackvip(['train', '--method', 'zeroshot', '--target', 'ViT-B-16', '--pretrained', 'openai', '--out', 'clip', *TINY], tmp_path)
+    assert r.returncode == 2 and time.time() - t < 30, (time.time() - t, r.stderr)
+    assert '--pretrained /path/to/open_clip_model.bin' in r.stderr and 'Traceback' not in r.stderr
+    assert r.stderr.count('Retrying') == 0
