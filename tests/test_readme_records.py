@@ -25,7 +25,7 @@ def test_embedded_table2_matches_records():
 
 def test_stand_in_and_ceiling_tables_match_records():
     for folder, name in (('colour_standin', 'BlackVIP'), ('ceiling', 'BlackVIP, exact gradients')):
-        runs = sorted(p.parent for p in (ROOT / 'results' / folder).glob('*/zeroshot/result.json'))
+        runs = sorted(p.parent.parent for p in (ROOT / 'results' / folder).glob('*/zeroshot/result.json'))
         assert runs, f'no records under results/{folder}'
         table = seeds_markdown(runs, name, key='dataset', mean_row=False)
         assert table in README, f'README.md must show the table of results/{folder}:\n{table}'
