@@ -19,7 +19,7 @@ def test_train_then_eval(tmp_path):
     assert 'zero-shot accuracy' in r.stdout and 'blackvip accuracy' in r.stdout
     rec = json.loads((tmp_path / 'run' / 'result.json').read_text())
     assert rec['status'] == 'finished' and rec['queries'] == 2 * 2 * 4
-    assert (tmp_path / 'run' / 'prompts.png').exists()
+    assert (tmp_path / 'run' / 'prompts.png').exists() and (tmp_path / 'run' / 'curve.png').exists()
     e = blackvip(['eval', '--out', 'run'], tmp_path)
     assert e.returncode == 0, e.stderr
     assert f"accuracy {rec['accuracy']:.2%}" in e.stdout
@@ -132,8 +132,10 @@ def test_ctrl_c_saves_checkpoint_and_resumes_bit_identical(tmp_path):
     out, err = p.communicate(timeout=120)
     assert p.returncode == 130 and 'Run the same command again to resume' in err and 'Traceback' not in err, err
     assert (tmp_path / 'int' / 'checkpoint.pt').exists() and not (tmp_path / 'int' / 'result.json').exists()
+    first_part = torch.load(tmp_path / 'int' / 'checkpoint.pt', weights_only=True)['wall_time']
     resumed = blackvip([*args, '--out', 'int'], tmp_path)
     assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((tmp_path / 'int' / 'result.json').read_text())['wall_time_s'] > first_part > 0   # the parts add up
     a = torch.load(tmp_path / 'full' / 'prompt.pt', weights_only=True)
     b = torch.load(tmp_path / 'int' / 'prompt.pt', weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
