@@ -220,11 +220,15 @@ class Coordinator(Prompter):
         with torch.inference_mode():
             return self.prompts(ctx, W, train).mul_(self.unit * self.p_eps).add_(ctx['x']).clamp_(0, 1)
 
+    def add(self, x, prompt):
+        "Images `x` (at 224) prompted by `prompt`: `clamp(x + unit * p_eps * prompt, 0, 1)`."
+        return (x + self.unit * self.p_eps * prompt).clamp(0, 1)
+
     def differentiable(self, x):
         "Prompted images with gradients flowing into the decoder (the exact-gradient ceiling, `blackvip_whitebox`)."
         x = self.resize(x)
         with torch.no_grad(): z = self.encoder(x)
-        return (x + self.unit * self.p_eps * self.decoder.train()(z)).clamp(0, 1)
+        return self.add(x, self.decoder.train()(z))
 
 # %% ../nbs/03_coordinator.ipynb #c021b
 @torch.inference_mode()
@@ -239,4 +243,4 @@ def average_prompt(coord, dataset, batch_size=250):
 
 def with_prompt(coord, prompt):
     "A prompt function that adds one fixed `prompt` to every image, in the Coordinator's units and clamp."
-    return lambda x: (coord.resize(x) + coord.unit * coord.p_eps * prompt).clamp(0, 1)
+    return lambda x: coord.add(coord.resize(x), prompt)
