@@ -22,6 +22,7 @@ from .train import run, evaluate_saved, RunInterrupted
 from .config import DATASETS
 from .coordinator import ENCODERS
 from .methods import METHODS, ZeroShot, list_methods, method_hparams
+from .optimisers import ESTIMATORS
 from .batch import load_grid, run_batch, write_tables, LocalExecutor, DaskExecutor
 
 # %% ../nbs/07_cli.ipynb #c005
@@ -68,10 +69,12 @@ def batch(grid, out=None, workers=1, scheduler=None, timeout=3600, progress=True
 
 # %% ../nbs/07_cli.ipynb #c011a
 def methods():
-    "Print one line per registered method, then its hyperparameters with their defaults."
+    "Print one line per registered method, then its hyperparameters with their defaults; then the estimators `--estimator` takes."
     for m in METHODS.values():
         print(f"{m.name:14s} {m.summary}")
         if m.hparams: print(' ' * 15 + ', '.join(f"{k}={h.default}" for k, h in m.hparams.items()))
+    print('\nestimators for the zeroth-order methods (--estimator NAME):')
+    for e in ESTIMATORS.values(): print(f"  {e.name:17s} {e.summary}")
     return list_methods()
 
 # %% ../nbs/07_cli.ipynb #c013
@@ -87,7 +90,8 @@ RUN_HELP = {
     'steps': 'optimiser steps (one batch each)', 'epochs': "passes over the few-shot set instead of --steps: a number or 'paper'",
     'batch_size': 'images per step', 'max_batch': 'most images sent to the target in one call',
     'test_shots': 'test images per class (default: the whole test split)', 'eval_every': 'test every N steps (0: only at the end)',
-    'ckpt_every': 'checkpoint every N steps', 'budget': 'most images the target may be queried with during training (default: no budget)',
+    'ckpt_every': 'checkpoint every N steps', 'budget_images': 'most images the target may be sent during training (None: no budget)',
+    'budget_calls': 'most calls (one batch of images each) the target may get during training (None: no budget)',
     'output': "what the target reveals: logits, probs or topk", 'timeout': 'seconds the target may take per call (default: no limit)',
     'whitebox': 'the target allows gradients (needed by white-box methods)', 'augment': "the reference's random crop and flip on training images",
 }
@@ -138,7 +142,7 @@ def parser():
         r = train(cfg, a.out, a.compare_zeroshot, resume=not a.no_resume)
         if r['status'] != 'finished':
             print(f"blackvip train: the run stopped early ({r['status']}) after {r['steps']} of {cfg.steps} steps; its checkpoint is in {a.out}: "
-                  "run the same command again (with a larger --budget or --timeout) to resume.", file=sys.stderr)
+                  "run the same command again (with a larger --budget-images, --budget-calls or --timeout) to resume.", file=sys.stderr)
             raise SystemExit(1)
     t.set_defaults(func=_train)
 

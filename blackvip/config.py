@@ -16,7 +16,7 @@ import torch
 from .data import BiasedMNIST, LocMNIST
 from .benchmarks import BENCHMARKS, SplitDataset
 from .targets import DigitTarget, ClipZeroShot, create_clip, register_tiny_clip, load_digit_cnn
-from .methods import get_method
+from .methods import get_method, method_hparams
 
 # %% ../nbs/05c_config.ipynb #c005
 DATASETS = {
@@ -85,7 +85,8 @@ class RunConfig:
     test_shots: int = None
     eval_every: int = 0
     ckpt_every: int = 10
-    budget: int = None
+    budget_images: int = None
+    budget_calls: int = None
     output: str = 'logits'
     timeout: float = None
     perturbation: str = 'segmented'
@@ -115,9 +116,9 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d):
-        "A config from a flat dict (a record's settings, a notebook's parameters): fields by name, other keys ignored; `d['hparams']` may hold fields too."
+        "A config from a flat dict (a record's settings, a notebook's parameters): fields and registered method hyperparameters by name (None: not given), other keys ignored; `d['hparams']` may hold fields too."
         names = {f.name for f in fields(cls)}
-        extra = dict(d.get('hparams') or {})
+        extra = {**{k: v for k, v in d.items() if k in method_hparams() and k not in names and v is not None}, **(d.get('hparams') or {})}
         kw = {k: v for k, v in d.items() if k in names and k != 'hparams'}
         kw.update({k: extra.pop(k) for k in list(extra) if k in names})
         return cls(**kw, hparams=extra or None)
@@ -140,7 +141,9 @@ class RunConfig:
         for name in ('steps', 'batch_size', 'max_batch', 'shots', 'ckpt_every'):
             if getattr(cfg, name) < 1 and not (name == 'steps' and not m.trains):
                 raise ValueError(f"{name}={getattr(cfg, name)}; it must be at least 1.")
-        if cfg.budget is not None and cfg.budget < 1: raise ValueError(f"budget={cfg.budget}; a query budget must be at least 1 image (leave it out for no budget).")
+        for name in ('budget_images', 'budget_calls'):
+            if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
+                raise ValueError(f"{name}={getattr(cfg, name)}; a query budget must be at least 1 (leave it out for no budget).")
         if cfg.timeout is not None and cfg.timeout <= 0: raise ValueError(f"timeout={cfg.timeout}; a target timeout must be positive seconds (leave it out for none).")
         m.check({k: getattr(cfg, k) for k in m.hparams})
         return cfg

@@ -124,6 +124,9 @@ class ZOOptimizer:
         if self.a <= 0: raise ValueError(f"a={self.a}; the step size must be positive.")
         if not 0 <= self.beta < 1: raise ValueError(f"beta={self.beta}; the momentum must be in [0, 1).")
 
+    @property
+    def queries_per_step(self): return self.estimator.queries_per_step
+
     def lr(self, k):
         if self.schedule == 'poly': return poly_lr(k, self.a, self.lr_min, self.total_steps)
         return a_k(k, self.a, self.o, self.alpha)

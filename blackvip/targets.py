@@ -33,22 +33,26 @@ OUTPUTS = ('logits', 'probs', 'topk')
 
 class Target(nn.Module):
     "A black box: images in [0, 1] -> class scores, with query accounting and an optional budget."
-    def __init__(self, classnames, output='logits', k=5, budget=None, timeout=None):
+    def __init__(self, classnames, output='logits', k=5, budget_images=None, budget_calls=None, timeout=None):
         super().__init__()
         if output not in OUTPUTS: raise ValueError(f"output={output!r}; use one of {OUTPUTS}.")
-        if budget is not None and budget < 1: raise ValueError(f"budget={budget}; give a positive number of images or None.")
-        self.classnames, self.output, self.k, self.budget, self.timeout = list(classnames), output, k, budget, timeout
+        for name, b in (('budget_images', budget_images), ('budget_calls', budget_calls)):
+            if b is not None and b < 1: raise ValueError(f"{name}={b}; give a positive number or None (no budget).")
+        self.classnames, self.output, self.k, self.timeout = list(classnames), output, k, timeout
+        self.budget_images, self.budget_calls = budget_images, budget_calls
         self.calls, self.images = 0, 0
 
     def preprocess(self, x): return x
     def logits(self, x): raise NotImplementedError
 
-    def check_budget(self, n):
-        "Raise `QueryBudgetExceeded` if sending `n` more images would pass the budget."
-        if self.budget is not None and self.images + n > self.budget:
-            raise QueryBudgetExceeded(
-                f"Query budget exhausted: {self.images} of {self.budget} images used, {n} more asked. "
-                "Raise the budget (--budget) and resume from the last checkpoint to continue.")
+    def check_budget(self, n, calls=1):
+        "Raise `QueryBudgetExceeded` if sending `n` more images in `calls` more calls would pass either budget."
+        for used, more, budget, unit, flag in ((self.images, n, self.budget_images, 'images', '--budget-images'),
+                                               (self.calls, calls, self.budget_calls, 'calls', '--budget-calls')):
+            if budget is not None and used + more > budget:
+                raise QueryBudgetExceeded(
+                    f"Query budget exhausted: {used} of {budget} {unit} used, {more} more asked. "
+                    f"Raise the budget ({flag}) and resume from the last checkpoint to continue.")
 
     def scores(self, logits):
         "The scores this target reveals, computed from its logits."

@@ -31,8 +31,9 @@ def test_train_then_eval(tmp_path):
     assert f"accuracy {rec['accuracy']:.2%}" in e.stdout
 
 
-def test_killed_run_resumes_bit_identical(tmp_path):
-    args = ['train', '--method', 'blackvip', '--steps', '6', *TINY]
+@pytest.mark.parametrize('estimator', ['spsa-gc', 'cma-es', 'subspace-spsa-gc'])
+def test_killed_run_resumes_bit_identical(tmp_path, estimator):
+    args = ['train', '--method', 'blackvip', '--steps', '6', '--estimator', estimator, '--popsize', '3', '--subspace-dim', '8', *TINY]
     full = blackvip([*args, '--out', 'full'], tmp_path)
     assert full.returncode == 0, full.stderr
     env = dict(os.environ, BLACKVIP_DATA=str(tmp_path / 'data'), MPLBACKEND='Agg')
@@ -53,16 +54,34 @@ def test_killed_run_resumes_bit_identical(tmp_path):
     steps = [json.loads(l)['step'] for l in metrics.read_text().splitlines() if 'loss' in json.loads(l)]
     assert steps == list(range(1, 7))
     rec = json.loads((tmp_path / 'killed' / 'result.json').read_text())
-    assert rec['queries'] == paid(6) + rec['queries_redone']          # what was paid, redone steps included
+    copies = 3 if estimator == 'cma-es' else 2                        # popsize 3, or 2 sp_avg
+    assert rec['queries'] == paid(6, copies=copies) + rec['queries_redone']          # what was paid, redone steps included
 
 
 def test_budget_ends_run_cleanly(tmp_path):
-    r = blackvip(['train', '--method', 'vp_spsa_gc', '--steps', '5', '--budget', '18', '--out', 'b', *TINY], tmp_path)
+    r = blackvip(['train', '--method', 'vp_spsa_gc', '--steps', '5', '--budget-images', '18', '--out', 'b', *TINY], tmp_path)
     assert r.returncode == 1, r.stderr                      # the run did not finish as asked
     assert 'Query budget exhausted' in r.stdout + r.stderr and 'stopped early (budget_exhausted)' in r.stderr
     rec = json.loads((tmp_path / 'b' / 'result.json').read_text())
     assert rec['status'] == 'budget_exhausted' and rec['queries'] <= 18
     assert (tmp_path / 'b' / 'checkpoint.pt').exists()
+
+
+def test_call_budget_ends_run_cleanly(tmp_path):
+    r = blackvip(['train', '--method', 'blackvip', '--steps', '5', '--budget-calls', '2', '--out', 'b', *TINY], tmp_path)
+    assert r.returncode == 1 and 'Raise the budget (--budget-calls)' in r.stdout + r.stderr, r.stderr
+    rec = json.loads((tmp_path / 'b' / 'result.json').read_text())
+    assert (rec['status'], rec['steps'], rec['calls'], rec['queries']) == ('budget_exhausted', 2, 2, paid(2))
+
+
+@pytest.mark.parametrize('method', ['blackvip', 'vp_spsa_gc'])
+@pytest.mark.parametrize('estimator,per_step', [('spsa-gc-clip', 2), ('subspace-cma-es', 3)])
+def test_estimator_flag(tmp_path, method, estimator, per_step):
+    r = blackvip(['train', '--method', method, '--steps', '2', '--estimator', estimator, '--popsize', '3', '--subspace-dim', '8',
+                  '--out', 'e', *TINY], tmp_path)
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((tmp_path / 'e' / 'result.json').read_text())
+    assert rec['settings']['hparams']['estimator'] == estimator and rec['queries'] == paid(2, copies=per_step) and rec['calls'] == 2
 
 
 def test_corrupt_checkpoint_is_named(tmp_path):
@@ -87,7 +106,7 @@ def test_other_settings_refuse_to_resume(tmp_path):
     (['--method', 'blackvip', '--p-eps', '-1'], 'p_eps=-1'),
     (['--method', 'blackvip', '--alpha', '-1'], 'alpha=-1'),
     (['--method', 'blackvip', '--gamma', '-1'], 'gamma=-1'),
-    (['--method', 'blackvip', '--budget', '0'], 'budget=0'),
+    (['--method', 'blackvip', '--budget-images', '0'], 'budget_images=0'), (['--method', 'blackvip', '--budget-calls', '0'], 'budget_calls=0'),
     (['--method', 'blackvip', '--timeout', '-1'], 'timeout=-1'),
 ])
 def test_bad_input_says_what_to_do(tmp_path, args, msg):
