@@ -11,7 +11,7 @@ on which that set is a fair test). Test accuracy is recorded along the way. Ever
 
 It prints, per set and estimator, the final accuracy (mean +- std over seeds) and the queries the mean curve
 needed to reach plain SPSA-GC's final mean accuracy, as a ratio to SPSA-GC's own; it writes table.md and
-curves.png (mean curve, band from the lowest to the highest seed) into --out.
+curves.png (mean curve, band from the lowest to the highest seed) and settings.json (what was run) into --out.
 """
 import argparse
 import json
@@ -125,6 +125,8 @@ def main():
         jobs = [(ds, e, s, a.steps, a.eval_every, root / ds / e / f'seed{s}') for ds in a.sets for e in a.estimators for s in a.seeds]
         with ProcessPoolExecutor(a.workers) as pool:
             for done in pool.map(one_run, jobs): print(f'done: {done}', flush=True)
+    settings = {'sets': a.sets, 'estimators': a.estimators, 'seeds': a.seeds, 'steps': a.steps, 'eval_every': a.eval_every}
+    (root / 'settings.json').write_text(json.dumps(settings, indent=1) + '\n')   # what the README's table was made from
     summary = summarise(root, a.sets, a.estimators, a.seeds)
     md = table(summary, a.seeds)
     (root / 'table.md').write_text(md + '\n')

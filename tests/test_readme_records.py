@@ -29,3 +29,22 @@ def test_stand_in_and_ceiling_tables_match_records():
         assert runs, f'no records under results/{folder}'
         table = seeds_markdown(runs, name, key='dataset', mean_row=False)
         assert table in README, f'README.md must show the table of results/{folder}:\n{table}'
+
+
+def test_black_stand_in_table2_matches_records():
+    records = [json.loads(f.read_text()) for f in sorted((ROOT / 'results' / 'table2_black_standin' / 'runs').glob('*/result.json'))]
+    assert len(records) == 36, f'results/table2_black_standin holds {len(records)} of the grid\'s 36 runs'
+    table = table_markdown(aggregate(records))
+    assert table in README, f'README.md must show the Biased MNIST table of results/table2_black_standin:\n{table}'
+
+
+def test_query_efficiency_table_matches_records():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('qe', ROOT / 'bench' / 'query_efficiency.py')
+    qe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(qe)
+    root = ROOT / 'results' / 'query_efficiency'
+    s = json.loads((root / 'settings.json').read_text())
+    table = qe.table(qe.summarise(root, s['sets'], s['estimators'], s['seeds']), s['seeds'])
+    assert table in README, f'README.md must show the query-efficiency table of results/query_efficiency:\n{table}'
+    assert (root / 'table.md').read_text().strip() == table
