@@ -46,10 +46,12 @@ def one_run(args):
 
 
 def curve(folder):
-    "The run's test accuracy along the way: [(queries, accuracy)], from its metrics.jsonl."
+    "The run's test accuracy along the way: [(queries, accuracy)], from its metrics.jsonl and record."
+    rec = json.loads((Path(folder) / 'result.json').read_text())
+    per_step = (rec['queries'] - rec['queries_redone']) / rec['steps']   # an interrupted and resumed run paid for redone steps too
     rows = [json.loads(l) for l in (Path(folder) / 'metrics.jsonl').read_text().splitlines() if l.strip()]
-    points = {r['queries']: r['test_acc'] for r in rows if r.get('test_acc') is not None}
-    return sorted(points.items())
+    points = {r['step']: r['test_acc'] for r in rows if r.get('test_acc') is not None}
+    return [(round(step * per_step), acc) for step, acc in sorted(points.items())]
 
 
 def first_reaching(points, level):
