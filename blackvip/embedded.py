@@ -133,13 +133,8 @@ def hand_made_report(target=None):
 # %% ../nbs/30_embedded_target.ipynb #c055
 def bias_report(out):
     "A finished Biased MNIST run's accuracy on bias-aligned images (background of the class's colour) and on the rest, training and test sets."
-    import json
-    from blackvip.config import RunConfig
-    from blackvip.train import build
-    out = Path(out)
-    cfg = RunConfig.from_dict(json.loads((out / 'result.json').read_text())['settings']).resolve()
-    train_set, test, target, prompter, _ = build(cfg)
-    prompter.trainable().load_state_dict(torch.load(out / 'prompt.pt', weights_only=True))
+    from blackvip.train import load_saved
+    _, train_set, test, target, prompter = load_saved(out)
     report = {}
     for split, ds in (('train', train_set), ('test', test)):
         base, idx = (ds.dataset, torch.tensor(ds.indices)) if hasattr(ds, 'indices') else (ds, torch.arange(len(ds)))

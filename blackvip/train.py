@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['RESUME_KEYS', 'TEST_SUBSET_SEED', 'augment_batch', 'train_step', 'target_device', 'batch_indices', 'get_batch',
            'one_per_class', 'save_picture', 'save_curve', 'RunInterrupted', 'save_checkpoint', 'load_checkpoint',
-           'finished_record', 'peak_memory_mb', 'build', 'run', 'evaluate_saved', 'experiment']
+           'finished_record', 'peak_memory_mb', 'build', 'run', 'load_saved', 'evaluate_saved', 'experiment']
 
 # %% ../nbs/06_train.ipynb #c002
 import json
@@ -287,18 +287,24 @@ def _run(cfg, out, resume, progress):
         save_curve(metrics, out / 'curve.png')
     return record
 
-def evaluate_saved(out, dataset=None, progress=True, picture=False):
-    "Accuracy of the prompt saved in run folder `out`, on its test set or on `dataset`; with `picture`, redraw `out/prompts.png`."
+def load_saved(out, dataset=None):
+    "A finished run's config, training and test sets, target and prompter with its saved prompt (on `dataset` instead when given)."
     out = Path(out)
     if not (out / 'result.json').exists() or not (out / 'prompt.pt').exists():
         raise FileNotFoundError(f"{out} holds no finished run (result.json and prompt.pt); run `blackvip train --out {out}` first.")
     settings = json.loads((out / 'result.json').read_text())['settings']
     cfg = RunConfig.from_dict({**settings, **({'dataset': dataset} if dataset else {})}).resolve()
-    _, test, target, prompter, _ = build(cfg)
+    train_set, test, target, prompter, _ = build(cfg)
     try: state = torch.load(out / 'prompt.pt', weights_only=True)
     except Exception as e:
         raise RuntimeError(f"{out / 'prompt.pt'} is unreadable ({type(e).__name__}: {e}); re-run training into {out}.") from e
     prompter.trainable().load_state_dict(state)
+    return cfg, train_set, test, target, prompter
+
+def evaluate_saved(out, dataset=None, progress=True, picture=False):
+    "Accuracy of the prompt saved in run folder `out`, on its test set or on `dataset`; with `picture`, redraw `out/prompts.png`."
+    out = Path(out)
+    cfg, _, test, target, prompter = load_saved(out, dataset)
     acc = evaluate(target, test, prompter, cfg.max_batch, progress=progress)
     print(f"{cfg.method} prompt from {out} on {cfg.dataset}: accuracy {acc:.2%}")
     if picture:
