@@ -15,6 +15,7 @@ curves.png (mean curve, band from the lowest to the highest seed) and settings.j
 """
 import argparse
 import json
+from dataclasses import asdict, fields
 import statistics
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -41,8 +42,19 @@ def one_run(args):
     extra = {k: v for k, v in ESTIMATORS[estimator].items() if k != 'a'}
     cfg = RunConfig(**{**MAIN_JOB, 'a': a, 'o': o}, dataset=dataset, target=SETS[dataset], seed=seed, steps=steps,
                     eval_every=every, ckpt_every=every, hparams={'estimator': estimator, **extra})
+    if recorded(out, cfg): return out   # committed records come without their checkpoints: report them, never re-run them
     run(cfg, out, progress=False)
     return out
+
+
+def recorded(out, cfg):
+    "Whether `out` holds a finished record of exactly `cfg` (its settings, steps and estimator)."
+    from blackvip.config import RunConfig
+    record = Path(out) / 'result.json'
+    if not record.exists(): return False
+    rec, defaults = json.loads(record.read_text()), {fld.name: fld.default for fld in fields(RunConfig)}
+    now = json.loads(json.dumps(asdict(cfg.resolve())))   # a record made before a setting existed holds its default
+    return rec.get('status') == 'finished' and all(rec['settings'].get(k, defaults[k]) == v for k, v in now.items())
 
 
 def curve(folder):

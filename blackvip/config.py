@@ -8,6 +8,7 @@ __all__ = ['DATASETS', 'HPARAMS_DIR', 'ARCH_NAMES', 'make_dataset', 'paper_hpara
 
 # %% ../nbs/05c_config.ipynb #g002
 import csv
+import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import torch
 from .data import BiasedMNIST, LocMNIST
 from .benchmarks import BENCHMARKS, SplitDataset
 from .targets import DigitTarget, ClipZeroShot, create_clip, register_tiny_clip, load_digit_cnn
+from .api import HTTPTarget, TOKEN_ENV, WIRES
 from .methods import get_method, method_hparams
 
 # %% ../nbs/05c_config.ipynb #c005
@@ -89,6 +91,8 @@ class RunConfig:
     budget_calls: int = None
     output: str = 'logits'
     timeout: float = None
+    wire: str = 'npy'
+    retries: int = 5
     perturbation: str = 'segmented'
     whitebox: bool = True
     augment: bool = False
@@ -144,6 +148,8 @@ class RunConfig:
         for name in ('budget_images', 'budget_calls'):
             if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
                 raise ValueError(f"{name}={getattr(cfg, name)}; a query budget must be at least 1 (leave it out for no budget).")
+        if cfg.wire not in WIRES: raise ValueError(f"wire={cfg.wire!r}; choose one of {WIRES} (--wire).")
+        if cfg.retries < 0: raise ValueError(f"retries={cfg.retries}; give 0 or more (--retries).")
         if cfg.timeout is not None and cfg.timeout <= 0: raise ValueError(f"timeout={cfg.timeout}; a target timeout must be positive seconds (leave it out for none).")
         m.check({k: getattr(cfg, k) for k in m.hparams})
         return cfg
@@ -153,6 +159,7 @@ class RunConfig:
 def make_target(cfg, classnames, template):
     "The black-box target a config names."
     kw = dict(output=cfg.output, whitebox=cfg.whitebox, timeout=cfg.timeout)
+    if cfg.target.startswith(('http://', 'https://')): return _remote_target(cfg, classnames)
     if cfg.target == 'embedded': return DigitTarget(classnames=classnames, **kw)
     if cfg.target.endswith('.pt'): return DigitTarget(load_digit_cnn(cfg.target), classnames=classnames, **kw)
     if cfg.target == 'tiny-clip':
@@ -160,6 +167,16 @@ def make_target(cfg, classnames, template):
         model, tok = create_clip(register_tiny_clip(), pretrained=None)
         return ClipZeroShot.from_model(model, tok, classnames, template, **kw)
     return ClipZeroShot(cfg.target, cfg.pretrained, classnames, template, **kw)
+
+def _remote_target(cfg, classnames):
+    "An `HTTPTarget` at `cfg.target`, checked to classify the dataset's classes and to reveal what the run records."
+    t = HTTPTarget(cfg.target, token=os.environ.get(TOKEN_ENV), wire=cfg.wire, retries=cfg.retries, timeout=cfg.timeout or 60.0)
+    if t.classnames != list(classnames):
+        raise ValueError(f"{cfg.target} classifies into {t.classnames[:10]}, the dataset {cfg.dataset} into {list(classnames)[:10]}; "
+                         f"serve the dataset's classes (blackvip serve --dataset {cfg.dataset}) or pick the matching --dataset.")
+    if t.output != cfg.output:
+        raise ValueError(f"{cfg.target} reveals {t.output!r} and the run asks for --output {cfg.output}; pass --output {t.output}.")
+    return t
 
 def make_prompter(cfg):
     "The prompter of a config's method, initialised from the run's seed."

@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['OUTPUTS', 'OPENAI_MEAN', 'OPENAI_STD', 'TINY_CLIP', 'WEIGHTS_DIR', 'QueryBudgetExceeded', 'TargetTimeout',
-           'WhiteBoxUnavailable', 'Target', 'score_loss', 'predict', 'evaluate', 'LocalModelTarget', 'hub_reachable',
-           'hub_offline', 'create_clip', 'ClipZeroShot', 'register_tiny_clip', 'DigitCNN', 'DigitTarget',
-           'load_digit_cnn']
+           'TargetUnreachable', 'WhiteBoxUnavailable', 'Target', 'score_loss', 'predict', 'evaluate',
+           'LocalModelTarget', 'hub_reachable', 'hub_offline', 'create_clip', 'ClipZeroShot', 'register_tiny_clip',
+           'DigitCNN', 'DigitTarget', 'load_digit_cnn']
 
 # %% ../nbs/01_targets.ipynb #c002
 import json
@@ -26,10 +26,13 @@ class QueryBudgetExceeded(RuntimeError):
 class TargetTimeout(RuntimeError):
     "Raised when a query took longer than the target's timeout."
 
+class TargetUnreachable(ConnectionError):
+    "Raised when a remote target did not answer after all its retries."
+
 class WhiteBoxUnavailable(RuntimeError):
     "Raised when a method needs gradients from a target that only answers queries."
 
-OUTPUTS = ('logits', 'probs', 'topk')
+OUTPUTS = ('logits', 'probs', 'topk', 'label')
 
 class Target(nn.Module):
     "A black box: images in [0, 1] -> class scores, with query accounting and an optional budget."
@@ -57,6 +60,7 @@ class Target(nn.Module):
     def scores(self, logits):
         "The scores this target reveals, computed from its logits."
         if self.output == 'logits': return logits
+        if self.output == 'label': return F.one_hot(logits.argmax(-1), logits.shape[-1]).float()
         probs = logits.softmax(-1)
         if self.output == 'probs': return probs
         top = probs.topk(min(self.k, probs.shape[-1]), dim=-1)
@@ -84,8 +88,11 @@ class Target(nn.Module):
 
 # %% ../nbs/01_targets.ipynb #c007
 def score_loss(scores, labels, output, reduction='mean'):
-    "Cross-entropy of `labels` under `scores` given as 'logits', 'probs' or 'topk' probabilities."
+    "Cross-entropy of `labels` under `scores` given as 'logits', 'probs' or 'topk' probabilities; the 0-1 error under a top-1 'label'."
     if output == 'logits': return F.cross_entropy(scores, labels, reduction=reduction)
+    if output == 'label':
+        err = (scores.argmax(-1) != labels).float()
+        return err.mean() if reduction == 'mean' else err
     nll = -scores.gather(-1, labels[:, None]).clamp_min(1e-8).log().squeeze(-1)
     return nll.mean() if reduction == 'mean' else nll
 
