@@ -189,14 +189,14 @@ def write_tables(records, out, rows='dataset', cols='method', name='table'):
     return md
 
 # %% ../nbs/06b_batch.ipynb #c017b
-def seeds_markdown(folders, name='BlackVIP', key='seed', mean_row=True):
-    "A Markdown table, one row per run folder of `blackvip train --compare-zeroshot` (first column the record's `key`) and a mean row, from their records."
+def seeds_markdown(folders, name='BlackVIP', key='seed', mean_row=True, label=None):
+    "A Markdown table, one row per run folder of `blackvip train --compare-zeroshot` (first column the record's `key`, or `label(folder)` headed 'run') and a mean row, from their records."
     rows = []
     for f in folders:
         r, z = (json.loads((Path(f) / sub / 'result.json').read_text()) for sub in ('.', 'zeroshot'))
-        rows.append((r[key], 100 * z['accuracy'], 100 * r['accuracy'], 100 * r['accuracy_average_prompt'],
+        rows.append((label(Path(f)) if label else r[key], 100 * z['accuracy'], 100 * r['accuracy'], 100 * r['accuracy_average_prompt'],
                      r['queries'], z['wall_time_s'] + r['wall_time_s']))
-    lines = [f'| {key} | zero-shot | {name} | gain (points) | {name}, every image with the average prompt | training queries | time (s) |',
+    lines = [f'| {"run" if label else key} | zero-shot | {name} | gain (points) | {name}, every image with the average prompt | training queries | time (s) |',
              '|---|---|---|---|---|---|---|']
     lines += [f'| {s} | {z:.1f}% | {b:.1f}% | {b - z:+.1f} | {a:.1f}% | {q:,} | {t:.0f} |' for s, z, b, a, q, t in rows]
     mean = lambda i: sum(row[i] for row in rows) / len(rows)

@@ -58,6 +58,14 @@ def in_process(tmp_path_factory):
     return tmp / 'run'
 
 
+@pytest.fixture(scope='module')
+def healthy(tmp_path_factory):
+    "One healthy `blackvip serve` for the tests that only query it."
+    p, url = start_server(tmp_path_factory.mktemp('server'))
+    yield url
+    stop(p)
+
+
 def test_scores_and_counts_match_in_process(tmp_path):
     p, url = start_server(tmp_path, '--max-batch', '4')
     try:
@@ -71,26 +79,21 @@ def test_scores_and_counts_match_in_process(tmp_path):
     finally: stop(p)
 
 
-def test_run_over_exact_wire_equals_in_process(tmp_path, in_process):
-    p, url = start_server(tmp_path)
-    try:
-        r = blackvip([*RUN, '--target', url, '--out', 'remote'], tmp_path)
-        assert r.returncode == 0, r.stderr
-        usage = httpx.get(f'{url}/v1/health').json()
-    finally: stop(p)
+def test_run_over_exact_wire_equals_in_process(tmp_path, in_process, healthy):
+    before = httpx.get(f'{healthy}/v1/health').json()['images']
+    r = blackvip([*RUN, '--target', healthy, '--out', 'remote'], tmp_path)
+    assert r.returncode == 0, r.stderr
+    usage = httpx.get(f'{healthy}/v1/health').json()
     assert same_prompt(prompt(in_process), prompt(tmp_path / 'remote'))
     local, remote = (json.loads((f / 'result.json').read_text()) for f in (in_process, tmp_path / 'remote'))
     assert (remote['accuracy'], remote['queries'], remote['calls']) == (local['accuracy'], local['queries'], local['calls'])
-    assert remote['settings']['target'] == url and remote['settings']['wire'] == 'npy'
-    assert usage['images'] >= remote['queries'] + 10     # training, then the 10 test images at least
+    assert remote['settings']['target'] == healthy and remote['settings']['wire'] == 'npy'
+    assert usage['images'] - before >= remote['queries'] + 10     # training, then the 10 test images at least
 
 
-def test_budget_stops_a_remote_run_as_a_local_one(tmp_path):
-    p, url = start_server(tmp_path)
-    try:
-        runs = {name: blackvip([*RUN, *target, '--budget-images', '18', '--out', name], tmp_path)
-                for name, target in (('local', []), ('remote', ['--target', url]))}
-    finally: stop(p)
+def test_budget_stops_a_remote_run_as_a_local_one(tmp_path, healthy):
+    runs = {name: blackvip([*RUN, *target, '--budget-images', '18', '--out', name], tmp_path)
+            for name, target in (('local', []), ('remote', ['--target', healthy]))}
     recs = {}
     for name, r in runs.items():
         assert r.returncode == 1 and 'stopped early (budget_exhausted)' in r.stderr, r.stderr

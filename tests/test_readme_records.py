@@ -48,3 +48,11 @@ def test_query_efficiency_table_matches_records():
     table = qe.table(qe.summarise(root, s['sets'], s['estimators'], s['seeds']), s['seeds'])
     assert table in README, f'README.md must show the query-efficiency table of results/query_efficiency:\n{table}'
     assert (root / 'table.md').read_text().strip() == table
+
+
+def test_http_table_matches_records():
+    runs = [ROOT / 'results' / 'http' / r / 'seed1' for r in ('in_process', 'npy', 'png')]
+    table = seeds_markdown(runs, mean_row=False, label=lambda f: f.parent.name)
+    assert table in README, f'README.md must show the HTTP table of results/http:\n{table}'
+    overhead = (ROOT / 'results' / 'http' / 'overhead.md').read_text().split('\n\n', 1)[1].strip()
+    assert overhead in README, 'README.md must show the table of results/http/overhead.md (python bench/http_overhead.py)'
