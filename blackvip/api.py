@@ -49,7 +49,7 @@ def encode_png(x):
     out = []
     for a in pixels:
         buf = io.BytesIO()
-        Image.fromarray(a, 'RGB').save(buf, format='PNG')
+        Image.fromarray(a, 'RGB').save(buf, format='PNG', compress_level=1)   # lossless at any level; 1 is the fast one
         out.append(buf.getvalue())
     return out
 

@@ -50,9 +50,16 @@ def test_query_efficiency_table_matches_records():
     assert (root / 'table.md').read_text().strip() == table
 
 
+def http_runs():
+    "The HTTP section's run folders, seed by seed, in process first."
+    order = ['in_process', 'npy', 'png']
+    return sorted((f.parent for f in (ROOT / 'results' / 'http').glob('*/seed*/result.json')), key=lambda f: (f.name, order.index(f.parent.name)))
+
+
 def test_http_table_matches_records():
-    runs = [ROOT / 'results' / 'http' / r / 'seed1' for r in ('in_process', 'npy', 'png')]
-    table = seeds_markdown(runs, mean_row=False, label=lambda f: f.parent.name)
+    runs = http_runs()
+    assert {f.parent.name for f in runs} == {'in_process', 'npy', 'png'}
+    table = seeds_markdown(runs, mean_row=False, label=lambda f: f'{f.parent.name}, seed {f.name[4:]}')
     assert table in README, f'README.md must show the HTTP table of results/http:\n{table}'
     overhead = (ROOT / 'results' / 'http' / 'overhead.md').read_text().split('\n\n', 1)[1].strip()
     assert overhead in README, 'README.md must show the table of results/http/overhead.md (python bench/http_overhead.py)'
