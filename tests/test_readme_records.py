@@ -61,5 +61,7 @@ def test_http_table_matches_records():
     assert {f.parent.name for f in runs} == {'in_process', 'npy', 'png'}
     table = seeds_markdown(runs, mean_row=False, label=lambda f: f'{f.parent.name}, seed {f.name[4:]}')
     assert table in README, f'README.md must show the HTTP table of results/http:\n{table}'
+    seed1 = json.loads((ROOT / 'results' / 'http' / 'in_process' / 'seed1' / 'result.json').read_text())['accuracy']
+    assert f'seed 1 gave {100 * seed1:.1f}% on the machine of the HTTP section' in README
     overhead = (ROOT / 'results' / 'http' / 'overhead.md').read_text().split('\n\n', 1)[1].strip()
     assert overhead in README, 'README.md must show the table of results/http/overhead.md (python bench/http_overhead.py)'
