@@ -286,8 +286,8 @@ class HTTPTarget(Target):
                                     "(smaller calls), or resume later from the last checkpoint.") from e
             except httpx.TransportError as e: last = f'{type(e).__name__}: {e}'; continue
             if r.status_code == 429 or r.status_code >= 500:
-                last = f'HTTP {r.status_code}: {_detail(r)}'
-                wait = _retry_after(r) if _retry_after(r) is not None else wait
+                last, asked = f'HTTP {r.status_code}: {_detail(r)}', _retry_after(r)
+                wait = asked if asked is not None else wait
                 continue
             if r.status_code >= 400:
                 raise RuntimeError(f"{self.url}{path} refused the request: HTTP {r.status_code}: {_detail(r)}")
