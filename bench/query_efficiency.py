@@ -15,7 +15,7 @@ curves.png (mean curve, band from the lowest to the highest seed) and settings.j
 """
 import argparse
 import json
-from dataclasses import asdict, fields
+from dataclasses import asdict
 import statistics
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -49,12 +49,12 @@ def one_run(args):
 
 def recorded(out, cfg):
     "Whether `out` holds a finished record of exactly `cfg` (its settings, steps and estimator)."
-    from blackvip.config import RunConfig
+    from blackvip.train import DEFAULTS
     record = Path(out) / 'result.json'
     if not record.exists(): return False
-    rec, defaults = json.loads(record.read_text()), {fld.name: fld.default for fld in fields(RunConfig)}
+    rec = json.loads(record.read_text())
     now = json.loads(json.dumps(asdict(cfg.resolve())))   # a record made before a setting existed holds its default
-    return rec.get('status') == 'finished' and all(rec['settings'].get(k, defaults[k]) == v for k, v in now.items())
+    return rec.get('status') == 'finished' and all(rec['settings'].get(k, DEFAULTS[k]) == v for k, v in now.items())
 
 
 def curve(folder):
