@@ -199,9 +199,10 @@ def make_app(target, max_batch=256, max_side=1024, max_bytes=256 * 2 ** 20, toke
     @app.post('/v1/classify')
     async def classify(request: Request):
         who = caller(request)
-        with lock: fail = fail_rate > 0 and failures.random() < fail_rate
+        with lock:
+            fail = fail_rate > 0 and failures.random() < fail_rate
+            usage['failed'] += fail
         if fail:
-            with lock: usage['failed'] += 1
             return JSONResponse({'detail': 'injected failure (fail_rate, a test switch)'}, status_code=503, headers={'Retry-After': '0'})
         x = parse(await read_body(request), request.headers.get('content-type', ''))
         if delay: await asyncio.sleep(delay)
