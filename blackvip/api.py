@@ -255,6 +255,7 @@ def _detail(response):
 
 class HTTPTarget(Target):
     "A target behind a `blackvip serve` API: images in [0, 1] -> the scores the server reveals, with query accounting and budgets."
+    valid_images_only = True   # the server refuses values outside [0, 1], and 8-bit PNG cannot carry them
     def __init__(self, url, token=None, wire='npy', dtype='float32', retries=5, backoff=0.5, timeout=60.0,
                  budget_images=None, budget_calls=None):
         import httpx
@@ -298,6 +299,7 @@ class HTTPTarget(Target):
 
     def forward(self, x):
         "Query the server with a batch of images in [0, 1], in calls of at most its largest batch; returns the scores it reveals."
+        x = self.admit(x)
         chunks = x.split(self.max_batch)
         self.check_budget(len(x), calls=len(chunks))
         return torch.cat([self._classify(c) for c in chunks])

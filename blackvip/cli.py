@@ -118,6 +118,7 @@ RUN_HELP = {
     'output': "what the target reveals: logits, probs, topk or label (a served target: what its server reveals)",
     'wire': "how images travel to a served target (--target http://...): npy (exact, the default) or png (8-bit, what real APIs take)",
     'retries': 'times a served target is asked again after a connection error, 5xx or 429, with exponential backoff', 'timeout': 'seconds the target may take per call (default: no limit)',
+    'clamp_prompted': "clamp prompted images to [0, 1] before they are sent (needed by an unclamped prompt such as vp_spsa_gc's against a served target; the record counts the pixel values clamped)",
     'whitebox': 'the target allows gradients (needed by white-box methods)', 'augment': "the reference's random crop and flip on training images",
 }
 EXAMPLES = '''examples:

@@ -93,6 +93,7 @@ class RunConfig:
     timeout: float = None
     wire: str = 'npy'
     retries: int = 5
+    clamp_prompted: bool = False   # clamp prompted images to [0, 1] on the client before they are sent
     perturbation: str = 'segmented'
     whitebox: bool = True
     augment: bool = False

@@ -117,6 +117,7 @@ class ZOOptimizer:
     total_steps: int = 1
     k: int = 0
     m: torch.Tensor = None
+    last_lr: float = None   # the step size of the last step (the training loop records it)
 
     def __post_init__(self):
         if self.rule not in ('spsa-gc', 'spsa', 'sgd'): raise ValueError(f"rule={self.rule!r}; use 'spsa-gc', 'spsa' or 'sgd'.")
@@ -134,8 +135,9 @@ class ZOOptimizer:
     def step(self, loss_fn, w, generator=None):
         self.k += 1
         g, loss = self.estimator.estimate(loss_fn, w, self.k, generator)
-        if self.rule == 'spsa-gc': w, self.m = spsa_gc_step(w, g, self.m, self.lr(self.k), self.beta)
-        else: w = spsa_step(w, g, self.lr(self.k))
+        self.last_lr = self.lr(self.k)
+        if self.rule == 'spsa-gc': w, self.m = spsa_gc_step(w, g, self.m, self.last_lr, self.beta)
+        else: w = spsa_step(w, g, self.last_lr)
         return w, loss
 
     def state_dict(self): return {'k': torch.tensor(self.k), 'm': self.m if self.m is not None else torch.empty(0)}

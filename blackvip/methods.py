@@ -64,6 +64,9 @@ class ZerothOrder:
     "Any zeroth-order optimiser (`step(loss_fn, w, generator) -> (w, loss)`) behind the step contract."
     def __init__(self, opt, loss='ce', max_batch=256): self.opt, self.loss, self.max_batch = opt, loss, max_batch
 
+    @property
+    def last_lr(self): return getattr(self.opt, 'last_lr', None)   # the step size of the last step, where the optimiser has one
+
     def step(self, prompter, target, x, y, generator):
         ctx = prompter.context(x)
         w, loss = self.opt.step(make_loss_fn(prompter, target, ctx, y, self.max_batch, self.loss), prompter.params(), generator)
@@ -77,7 +80,7 @@ class ZerothOrder:
 class WhiteBox:
     "Back-propagation through the target: torch optimiser `opt`, linear warm-up over the first `warmup` fraction of `total` steps, then cosine decay."
     def __init__(self, opt, warmup, total):
-        self.opt = opt
+        self.opt, self.last_lr = opt, None
         warmup = round(warmup * total)
         def factor(s):
             if s < warmup: return (s + 1) / warmup
@@ -89,6 +92,7 @@ class WhiteBox:
         loss = F.cross_entropy(fn(prompter.differentiable(x)), y.to(getattr(target, 'device', 'cpu')))
         self.opt.zero_grad()
         loss.backward()
+        self.last_lr = self.opt.param_groups[0]['lr']
         self.opt.step()
         self.sched.step()
         return loss.item()

@@ -28,6 +28,8 @@ class ClippedUpdate:
 
     @property
     def queries_per_step(self): return self.opt.queries_per_step
+    @property
+    def last_lr(self): return getattr(self.opt, 'last_lr', None)
 
     def step(self, loss_fn, w, generator=None):
         new, loss = self.opt.step(loss_fn, w, generator)
@@ -51,6 +53,8 @@ class Subspace:
 
     @property
     def queries_per_step(self): return self.opt.queries_per_step
+    @property
+    def last_lr(self): return getattr(self.opt, 'last_lr', None)
 
     def step(self, loss_fn, w, generator=None):
         if self.w0 is None: self.w0, self.u = w.clone(), torch.zeros(self.d, dtype=w.dtype, device=w.device)

@@ -18,6 +18,7 @@ class Prompter(nn.Module):
     "Shared API of prompt methods: a flat parameter vector, per-batch context, K prompted copies at once."
     image_size = 224
     unit = NORMALISED_UNIT
+    bounded = True   # every prompted image stays in [0, 1]
 
     def trainable(self): return self
     def params(self): return parameters_to_vector(self.trainable().parameters()).detach().clone()
@@ -56,7 +57,7 @@ def show_prompts(prompter, x, y=None, target=None, fname=None):
         axes[0, i].imshow(image[i].permute(1, 2, 0).cpu().numpy())
         axes[0, i].set_title(top, fontsize=8)
         im = axes[1, i].imshow(change[i].cpu().numpy(), cmap='RdBu_r', vmin=-lim, vmax=lim)
-        axes[2, i].imshow(prompted[i].permute(1, 2, 0).cpu().numpy())
+        axes[2, i].imshow(prompted[i].clamp(0, 1).permute(1, 2, 0).cpu().numpy())   # an unclamped prompt shown as a screen shows it
         if answers: axes[2, i].set_title(f'answer {answers[1][i]}', fontsize=8,
                                          color='green' if y is not None and answers[1][i] == int(y[i]) else 'black')
         for r in range(3): axes[r, i].axis('off')

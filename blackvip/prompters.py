@@ -14,7 +14,8 @@ from .prompter import Prompter
 
 # %% ../nbs/05_prompters.ipynb #c005
 class PaddingPrompt(Prompter):
-    "VP's padding prompt: learnable border strips of width `prompt_size`, added to the image."
+    "VP's padding prompt: learnable border strips of width `prompt_size`, added to the image without a clamp."
+    bounded = False   # the reference adds the strips unclamped: prompted pixels leave [0, 1]
     def __init__(self, prompt_size=30, image_size=224):
         super().__init__()
         if not 0 < 2 * prompt_size < image_size:

@@ -44,6 +44,24 @@ class Target(nn.Module):
         self.classnames, self.output, self.k, self.timeout = list(classnames), output, k, timeout
         self.budget_images, self.budget_calls = budget_images, budget_calls
         self.calls, self.images = 0, 0
+        self.clamp, self.clamped_values, self.sent_values = False, 0, 0
+
+    valid_images_only = False   # an in-process model normalises any values arithmetically; a served one takes images in [0, 1] only
+
+    def admit(self, x):
+        "The images as they are sent: with `clamp` on, clamped to [0, 1] on this side, the pixel values it moved counted."
+        if not self.clamp: return x
+        self.clamped_values += ((x < 0) | (x > 1)).sum().item()
+        self.sent_values += x.numel()
+        return x.clamp(0, 1)
+
+    @contextmanager
+    def unmetered(self):
+        "Within the block queries are measurements, not training: no budget applies, and every counter is put back after it."
+        saved = self.images, self.calls, self.budget_images, self.budget_calls, self.clamped_values, self.sent_values
+        self.budget_images = self.budget_calls = None
+        try: yield self
+        finally: self.images, self.calls, self.budget_images, self.budget_calls, self.clamped_values, self.sent_values = saved
 
     def preprocess(self, x): return x
     def logits(self, x): raise NotImplementedError
@@ -73,7 +91,7 @@ class Target(nn.Module):
         self.images += len(x)
         start = time.monotonic()
         with torch.inference_mode():
-            scores = self.scores(self.logits(self.preprocess(x)).float())
+            scores = self.scores(self.logits(self.preprocess(self.admit(x))).float())
         took = time.monotonic() - start
         if self.timeout is not None and took > self.timeout:
             raise TargetTimeout(f"A query of {len(x)} images took {took:.1f} s, over the target's timeout of {self.timeout} s. "
@@ -126,7 +144,7 @@ class LocalModelTarget(Target):
         def differentiable(x):
             self.calls += 1
             self.images += len(x)
-            return self.logits(self.preprocess(x))
+            return self.logits(self.preprocess(self.admit(x)))
         return differentiable
 
 # %% ../nbs/01_targets.ipynb #c016

@@ -6,7 +6,8 @@
 __all__ = ['RESUME_KEYS', 'DEFAULTS', 'STOPS', 'TEST_SUBSET_SEED', 'augment_batch', 'train_step', 'target_device',
            'batch_indices', 'get_batch', 'one_per_class', 'save_picture', 'save_curve', 'step_state',
            'restore_step_state', 'RunInterrupted', 'save_checkpoint', 'load_checkpoint', 'finished_record',
-           'peak_memory_mb', 'build', 'run', 'load_saved', 'evaluate_saved', 'experiment']
+           'peak_memory_mb', 'build', 'check_range', 'run', 'clamp_report', 'load_saved', 'evaluate_saved',
+           'experiment']
 
 # %% ../nbs/06_train.ipynb #c002
 import copy
@@ -190,9 +191,19 @@ def build(cfg):
     train_set = few_shot(train_full, cfg.shots, seed=cfg.seed)
     if cfg.epochs is not None: cfg.steps = cfg.epochs * math.ceil(len(train_set) / cfg.batch_size)
     target = make_target(cfg, train_full.classnames, train_full.template)
+    target.clamp = cfg.clamp_prompted
     if get_method(cfg.method).whitebox: target.whitebox()
     prompter = make_prompter(cfg)
+    check_range(cfg, prompter, target)
     return train_set, test, target, prompter, make_optimizer(cfg, prompter)
+
+def check_range(cfg, prompter, target):
+    "Refuse a prompter whose images leave [0, 1] against a target that takes only images in [0, 1], unless the run clamps them."
+    if prompter.bounded or not target.valid_images_only or cfg.clamp_prompted: return
+    raise ValueError(f"{cfg.method}'s prompt ({type(prompter).__name__}) is added without a clamp, as the reference adds it, so its "
+                     f"prompted images leave [0, 1]; {cfg.target} takes images in [0, 1] only, as real image APIs do. Pass "
+                     "--clamp-prompted to clamp them on this side (the record says so and counts the pixel values clamped), "
+                     "or train against an in-process target.")
 
 # %% ../nbs/06_train.ipynb #c028
 def run(cfg, out, resume=True, progress=True):
@@ -241,11 +252,12 @@ def _run(cfg, out, resume, progress):
     elif metrics.exists(): metrics.unlink()
     _trim_metrics(metrics, start)
     target.images, target.calls = queries, calls
-    budgets = lambda: (cfg.budget_images, cfg.budget_calls)
-    target.budget_images, target.budget_calls = budgets()
+    if resume and ckpt.exists(): target.clamped_values, target.sent_values = int(state.get('clamped_values', 0)), int(state.get('sent_values', 0))
+    target.budget_images, target.budget_calls = cfg.budget_images, cfg.budget_calls
     t0 = time.time()
     counters = lambda: {'wall_time': earlier['wall_time'] + time.time() - t0, 'queries_redone': earlier['queries_redone'],
-                        'extended_from': earlier['extended_from'], 'calls': target.calls}
+                        'extended_from': earlier['extended_from'], 'calls': target.calls,
+                        'clamped_values': target.clamped_values, 'sent_values': target.sent_values}
     interrupted = []
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1)) if main_thread else None
@@ -264,11 +276,9 @@ def _run(cfg, out, resume, progress):
                     bar.write(str(e))
                     break
                 rec = {'step': step + 1, 'loss': loss, 'queries': target.images, 'calls': target.calls, 'time': round(counters()['wall_time'], 3)}
+                if getattr(opt, 'last_lr', None) is not None: rec['lr'] = opt.last_lr
                 if cfg.eval_every and (step + 1) % cfg.eval_every == 0:
-                    target.budget_images = target.budget_calls = None
-                    rec['test_acc'] = evaluate(target, test, prompter, cfg.max_batch)
-                    target.images, target.calls = rec['queries'], rec['calls']
-                    target.budget_images, target.budget_calls = budgets()
+                    with target.unmetered(): rec['test_acc'] = evaluate(target, test, prompter, cfg.max_batch)
                 log.write(json.dumps(rec) + '\n')
                 log.flush()
                 bar.set_postfix(loss=f'{loss:.3f}', queries=target.images, **({'acc': f"{rec['test_acc']:.3f}"} if 'test_acc' in rec else {}))
@@ -285,11 +295,13 @@ def _run(cfg, out, resume, progress):
     finally:
         if main_thread: signal.signal(signal.SIGINT, previous)
     train_queries, train_calls = target.images, target.calls
+    train_clamped = target.clamped_values, target.sent_values
     target.budget_images = target.budget_calls = None
     try: acc = evaluate(target, test, prompter, cfg.max_batch, progress=progress) if status != 'target_unreachable' else None
     except (TargetTimeout, TargetUnreachable) as e:
         acc = None
         print(f'evaluation stopped: {e}')
+    eval_clamped = target.clamped_values, target.sent_values
     swap = None
     if isinstance(prompter, Coordinator) and acc is not None:
         swap = evaluate(target, test, with_prompt(prompter, average_prompt(prompter, test, cfg.max_batch)), cfg.max_batch)
@@ -298,6 +310,7 @@ def _run(cfg, out, resume, progress):
               'steps': done, 'status': status, 'wall_time_s': round(counters()['wall_time'], 2),
               'peak_memory_mb': round(peak_memory_mb(target_device(target)), 1), 'settings': asdict(cfg)}
     if earlier['extended_from']: record['extended_from'] = earlier['extended_from']
+    if cfg.clamp_prompted: record['clamped'] = clamp_report(train_clamped, eval_clamped)
     with open(metrics, 'a') as log: log.write(json.dumps({'step': done, 'queries': train_queries, 'calls': train_calls, 'test_acc': acc}) + '\n')
     torch.save(prompter.trainable().state_dict(), out / 'prompt.pt')
     (out / 'result.json').write_text(json.dumps(record, indent=1))
@@ -306,6 +319,12 @@ def _run(cfg, out, resume, progress):
         except (TargetTimeout, TargetUnreachable): save_picture(prompter, None, test, out / 'prompts.png')   # the picture without the answers
         save_curve(metrics, out / 'curve.png')
     return record
+
+def clamp_report(train, after_eval):
+    "What clamping on the client did, from the target's (clamped, sent) pixel-value counts after training and after evaluation."
+    share = lambda n, of: n / of if of else 0.0
+    ev = (after_eval[0] - train[0], after_eval[1] - train[1])
+    return {'train_values': train[0], 'train_fraction': share(*train), 'eval_values': ev[0], 'eval_fraction': share(*ev)}
 
 def load_saved(out, dataset=None):
     "A finished run's config, training and test sets, target and prompter with its saved prompt (on `dataset` instead when given)."

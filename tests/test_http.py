@@ -178,3 +178,32 @@ def test_bad_requests_get_a_4xx_and_the_server_keeps_serving(tmp_path):
     r = blackvip([*RUN, '--target', url, '--retries', '0', '--out', 'gone'], tmp_path)
     assert r.returncode == 2 and 'did not answer after 1 attempts' in r.stderr and 'Traceback' not in r.stderr, r.stderr
     assert not (tmp_path / 'gone').exists()
+
+
+VP = ['train', '--method', 'vp_spsa_gc', '--steps', '3', '--a', '1', *TINY]
+
+
+@pytest.mark.parametrize('wire', ['npy', 'png'])
+def test_unclamped_vp_is_refused_at_once_by_a_served_target(tmp_path, healthy, wire):
+    before = httpx.get(f'{healthy}/v1/health').json()
+    r = blackvip([*VP, '--target', healthy, '--wire', wire, '--out', 'vp'], tmp_path)
+    assert r.returncode == 2 and '--clamp-prompted' in r.stderr and 'leave [0, 1]' in r.stderr, r.stderr
+    assert 'Traceback' not in r.stderr and not (tmp_path / 'vp').exists()
+    after = httpx.get(f'{healthy}/v1/health').json()
+    assert (after['images'], after['rejected']) == (before['images'], before['rejected'])   # not one image was sent
+
+
+@pytest.mark.parametrize('wire', ['npy', 'png'])
+def test_clamped_vp_trains_over_http_and_the_record_says_so(tmp_path, healthy, wire):
+    r = blackvip([*VP, '--target', healthy, '--wire', wire, '--clamp-prompted', '--out', 'vp'], tmp_path)
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((tmp_path / 'vp' / 'result.json').read_text())
+    assert rec['status'] == 'finished' and rec['settings']['clamp_prompted'] is True and rec['settings']['wire'] == wire
+    # the padding prompt's randn strips leave [0, 1] on about 10% of the pixel values sent, in training and in evaluation
+    assert 0.02 < rec['clamped']['train_fraction'] < 0.5 and 0.02 < rec['clamped']['eval_fraction'] < 0.5, rec['clamped']
+    if wire == 'npy':                                  # the exact wire: the same run as clamping in process
+        local = blackvip([*VP, '--clamp-prompted', '--out', 'local'], tmp_path)
+        assert local.returncode == 0, local.stderr
+        assert same_prompt(prompt(tmp_path / 'local'), prompt(tmp_path / 'vp'))
+        loc = json.loads((tmp_path / 'local' / 'result.json').read_text())
+        assert (loc['accuracy'], loc['clamped']) == (rec['accuracy'], rec['clamped'])
