@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['LOOPBACK', 'RUN_HELP', 'EXAMPLES', 'SERVE_EXAMPLES', 'RESUME_ADVICE', 'gallery', 'train', 'batch', 'methods',
-           'serve_target', 'parser', 'main']
+           'serve_target', 'number', 'parser', 'main']
 
 # %% ../nbs/07_cli.ipynb #c002
 import argparse
@@ -21,12 +21,12 @@ from .data import show_gallery, synthetic_sets, load_digits
 from .targets import evaluate
 from .config import RunConfig
 from .train import run, evaluate_saved, RunInterrupted
-from .config import DATASETS, make_dataset, make_target
+from .config import DATASETS, make_dataset, make_target, check_run
 from .coordinator import ENCODERS
 from .methods import METHODS, ZeroShot, list_methods, method_hparams
 from .optimisers import ESTIMATORS
 from .api import make_app, serve, TOKEN_ENV, WIRES
-from .batch import load_grid, run_batch, write_tables, LocalExecutor, DaskExecutor
+from .batch import load_grid, check_grid, run_batch, write_tables, failure_advice, LocalExecutor, DaskExecutor
 
 # %% ../nbs/07_cli.ipynb #c005
 def gallery(out='outputs/gallery.png', source='embedded', root=None, n=8, download=False):
@@ -59,15 +59,19 @@ def train(cfg, out, compare_zeroshot=False, resume=True, progress=True):
 
 # %% ../nbs/07_cli.ipynb #c011
 def batch(grid, out=None, workers=1, scheduler=None, timeout=3600, progress=True):
-    "Run the missing runs of `grid` and write its table (Markdown, CSV, plot) into `out`."
+    "Check every run of `grid`, run the missing ones, write its table into `out`; exits with status 1 when a run failed."
     g = load_grid(grid)
+    check_grid(g, check_run)
     out = Path(out or Path('results') / Path(grid).stem)
-    out.mkdir(parents=True, exist_ok=True)
-    executor = DaskExecutor(scheduler) if scheduler else LocalExecutor(workers)
-    records = run_batch(g, out, executor, timeout, progress)
-    md = write_tables(records, out, g['rows'], g['cols'])
-    print(md)
-    print(f"table written to {out / 'table.md'} (and .csv, .png)")
+    try: out.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise ValueError(f"Cannot create the results folder {out} ({e.strerror or e}); choose another --out.") from None
+    result = run_batch(g, out, DaskExecutor(scheduler) if scheduler else LocalExecutor(workers), timeout, progress)
+    md, written = write_tables(result.records, out, g['rows'], g['cols'])
+    if written: print(f"{md}\ntable of {len(result.records)} of {result.runs} runs written: {', '.join(map(str, written))}")
+    else: print(f"no run of {grid} has a result yet, so no table was written.")
+    if result.failed:
+        print(failure_advice(result.failed, out), file=sys.stderr)
+        raise SystemExit(1)
     return md
 
 # %% ../nbs/07_cli.ipynb #c011a
@@ -134,6 +138,16 @@ SERVE_EXAMPLES = '''examples:
 RESUME_ADVICE = {'budget_exhausted': 'with a larger --budget-images or --budget-calls', 'target_timeout': 'with a larger --timeout',
                  'target_unreachable': 'once the target answers again (for a served one: start the server again at the same address)'}
 
+def number(kind, low, high=None):
+    "An argparse type: a `kind` (int or float) from `low` (to `high`); argparse's error names the flag."
+    def parse(text):
+        try: value = kind(text)
+        except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is out of range: give {low} to {high}" if high is not None else f"{value} is below {low}: give at least {low}")
+        return value
+    return parse
+
 def parser():
     "The `blackvip` argument parser with one sub-parser per command."
     p = argparse.ArgumentParser(prog='blackvip', description='Black-box visual prompting (BlackVIP).')
@@ -142,7 +156,7 @@ def parser():
     g.add_argument('--out', default='outputs/gallery.png', help='picture file (default %(default)s)')
     g.add_argument('--source', default='embedded', choices=['embedded', 'torchvision'], help='MNIST source (default %(default)s)')
     g.add_argument('--root', default=None, help='data folder (default $BLACKVIP_DATA or ~/.cache/blackvip)')
-    g.add_argument('--n', type=int, default=8, help='images per dataset (default %(default)s)')
+    g.add_argument('--n', type=number(int, 1), default=8, help='images per dataset (default %(default)s)')
     g.add_argument('--download', action='store_true', help="download torchvision's MNIST into --root first (needs network)")
     g.set_defaults(func=lambda a: gallery(a.out, a.source, a.root, a.n, a.download))
 
@@ -183,9 +197,9 @@ def parser():
     b = sub.add_parser('batch', help='run a grid of experiment notebooks and aggregate their table')
     b.add_argument('grid', help='grid file, e.g. grids/table2_embedded.json')
     b.add_argument('--out', default=None, help='results folder (default results/<grid name>)')
-    b.add_argument('--workers', type=int, default=1, help='local processes running notebooks at once')
+    b.add_argument('--workers', type=number(int, 1), default=1, help='local processes running notebooks at once')
     b.add_argument('--scheduler', default=None, help='Dask scheduler address; runs go to that cluster')
-    b.add_argument('--timeout', type=int, default=3600, help='seconds one notebook cell may run')
+    b.add_argument('--timeout', type=number(int, 1), default=3600, help='seconds one notebook cell may run')
     b.set_defaults(func=lambda a: batch(a.grid, a.out, a.workers, a.scheduler, a.timeout))
 
     e = sub.add_parser('eval', help='evaluate the prompt saved in a run folder')
@@ -200,19 +214,19 @@ def parser():
     s.add_argument('--dataset', default='loc_mnist_1to1', help="the dataset whose class names (and template) the target classifies into (default %(default)s)")
     s.add_argument('--pretrained', default='openai', help=RUN_HELP['pretrained'] + ' (default %(default)s)')
     s.add_argument('--reveal', default='logits', choices=['logits', 'probs', 'topk', 'label'], help='what the server reveals (default %(default)s)')
-    s.add_argument('--k', type=int, default=5, help='how many top probabilities --reveal topk reveals (default %(default)s)')
+    s.add_argument('--k', type=number(int, 1), default=5, help='how many top probabilities --reveal topk reveals (default %(default)s)')
     s.add_argument('--host', default='127.0.0.1', help='address to bind; other than loopback, anyone who reaches it can query (default %(default)s)')
-    s.add_argument('--port', type=int, default=8765, help='port (default %(default)s)')
+    s.add_argument('--port', type=number(int, 1, 65535), default=8765, help='port (default %(default)s)')
     s.add_argument('--token', default=None, help=f'bearer token every request must carry (or set ${TOKEN_ENV}, which keeps it out of the process list)')
     s.add_argument('--wire', default='any', choices=['any', *WIRES], help='wire formats accepted: npy (exact), png (8-bit) or any (default %(default)s)')
-    s.add_argument('--max-batch', type=int, default=256, help='most images per call (default %(default)s)')
-    s.add_argument('--max-side', type=int, default=1024, help='largest image side in pixels (default %(default)s)')
-    s.add_argument('--max-mb', type=int, default=256, help='largest request in MiB (default %(default)s)')
+    s.add_argument('--max-batch', type=number(int, 1), default=256, help='most images per call (default %(default)s)')
+    s.add_argument('--max-side', type=number(int, 1), default=1024, help='largest image side in pixels (default %(default)s)')
+    s.add_argument('--max-mb', type=number(int, 1), default=256, help='largest request in MiB (default %(default)s)')
     s.add_argument('--root', default=None, help=RUN_HELP['root'])
     s.add_argument('--source', default='embedded', choices=['embedded', 'torchvision'], help="MNIST source for the synthetic sets' class names (default %(default)s)")
-    s.add_argument('--fail-rate', type=float, default=0.0, help='for tests: answer this fraction of classify calls with a 503 (default %(default)s)')
-    s.add_argument('--fail-seed', type=int, default=0, help='for tests: seed of which calls --fail-rate fails (default %(default)s)')
-    s.add_argument('--delay', type=float, default=0.0, help='for tests: answer every classify call this many seconds late (default %(default)s)')
+    s.add_argument('--fail-rate', type=number(float, 0, 1), default=0.0, help='for tests: answer this fraction of classify calls with a 503 (default %(default)s)')
+    s.add_argument('--fail-seed', type=number(int, 0), default=0, help='for tests: seed of which calls --fail-rate fails (default %(default)s)')
+    s.add_argument('--delay', type=number(float, 0), default=0.0, help='for tests: answer every classify call this many seconds late (default %(default)s)')
     s.set_defaults(func=lambda a: serve_target(a.target, a.dataset, a.pretrained, a.reveal, a.k, a.host, a.port, a.token, a.wire, a.max_batch,
                                                a.max_side, a.max_mb, a.root, a.source, a.fail_rate, a.fail_seed, a.delay))
 

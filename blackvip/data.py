@@ -74,7 +74,7 @@ def cached(path, make):
             warnings.warn(f"Cache file {path} is unreadable ({e}); regenerating it.")
     out = make()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = path.with_suffix('.tmp')
+    tmp_path = path.with_suffix(f'.{os.getpid()}.tmp')   # one file per process: runs of a batch may fill the same cache at once
     torch.save(out, tmp_path)
     tmp_path.replace(path)
     return out

@@ -36,10 +36,10 @@ class HParam:
         "Raise a `ValueError` naming `name` and the bound (or the choices) when `value` is out of range."
         if value is None: return
         if self.choices is not None and value not in self.choices:
-            raise ValueError(f"{name}={value!r}; choose one of {list(self.choices)} ({self.help}).")
+            raise ValueError(f"{name}={value!r}; choose one of {list(self.choices)} ({self.help}; --{name.replace('_', '-')}).")
         if self.low is None: return
         if value < self.low or (self.strict and value == self.low):
-            raise ValueError(f"{name}={value}; it must be {'>' if self.strict else '>='} {self.low} ({self.help}).")
+            raise ValueError(f"{name}={value}; it must be {'>' if self.strict else '>='} {self.low} ({self.help}; --{name.replace('_', '-')}).")
 
 # %% ../nbs/05b_methods.ipynb #m008
 def focal_loss(scores, labels, output, gamma=2.0):

@@ -6,7 +6,7 @@
 __all__ = ['OUTPUTS', 'OPENAI_MEAN', 'OPENAI_STD', 'TINY_CLIP', 'WEIGHTS_DIR', 'QueryBudgetExceeded', 'TargetTimeout',
            'TargetUnreachable', 'WhiteBoxUnavailable', 'Target', 'score_loss', 'predict', 'evaluate',
            'LocalModelTarget', 'hub_reachable', 'hub_offline', 'create_clip', 'ClipZeroShot', 'register_tiny_clip',
-           'DigitCNN', 'DigitTarget', 'load_digit_cnn']
+           'load_state', 'load_into', 'DigitCNN', 'DigitTarget', 'load_digit_cnn']
 
 # %% ../nbs/01_targets.ipynb #c002
 import json
@@ -239,6 +239,28 @@ def register_tiny_clip():
     open_clip.add_model_config(folder)
     return TINY_CLIP
 
+# %% ../nbs/01_targets.ipynb #c025g
+def load_state(path, what, fix, keys=()):
+    "The dict saved in `path` (`weights_only=True`), checked to hold `keys`; a missing, damaged or other file is refused naming `what` and `fix`."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"No {what} at {path}; {fix}")
+    try: state = torch.load(path, weights_only=True, map_location='cpu')
+    except Exception as e:
+        raise ValueError(f"{path} is not a {what} that loads safely (tensors only): it is damaged, not a PyTorch file, or holds "
+                         f"other objects ({type(e).__name__}). {fix}") from None
+    missing = [k for k in keys if not isinstance(state, dict) or k not in state]
+    if missing: raise ValueError(f"{path} is not a {what}: it holds no {', '.join(map(repr, missing))}. {fix}")
+    return state
+
+def load_into(module, state, path, what, fix):
+    "Load `state` into `module`; a state of another architecture is refused naming `path`, `what` and `fix`."
+    try: missing, unexpected = module.load_state_dict(state, strict=False)
+    except RuntimeError as e: missing, unexpected = [str(e).strip().splitlines()[-1].strip()], []
+    if missing or unexpected:
+        raise ValueError(f"{path} does not hold {what}: {len(missing)} entries missing ({', '.join(missing[:3])}), {len(unexpected)} "
+                         f"unexpected ({', '.join(unexpected[:3])}). {fix}")
+    return module
+
 # %% ../nbs/01_targets.ipynb #c026
 WEIGHTS_DIR = Path(__file__).parent / 'weights' if '__file__' in globals() else Path('../blackvip/weights')
 
@@ -274,11 +296,7 @@ class DigitTarget(LocalModelTarget):
 def load_digit_cnn(path=None):
     "The shipped embedded digit classifier (or one saved at `path`), loaded with `weights_only=True`."
     path = Path(path or WEIGHTS_DIR / 'digit_cnn.pt')
-    if not path.exists():
-        raise FileNotFoundError(f"No digit classifier weights at {path}; run nbs/30_embedded_target.ipynb to train them.")
-    try: state = torch.load(path, weights_only=True, map_location='cpu')
-    except Exception as e:
-        raise RuntimeError(f"{path} is not a readable checkpoint ({e}); re-run nbs/30_embedded_target.ipynb to regenerate it.") from e
-    net = DigitCNN(state.pop('width').item())
-    net.load_state_dict(state)
-    return net.eval()
+    fix = "Pass the weights of a digit classifier saved by nbs/30_embedded_target.ipynb (run it to train them) to --target, or --target embedded."
+    state = load_state(path, 'digit classifier', fix, keys=('width',))
+    width = int(state.pop('width'))
+    return load_into(DigitCNN(width), state, path, f'a DigitCNN of width {width}', fix).eval()

@@ -1,5 +1,5 @@
 "End-to-end: papermill experiment runs, the batch runner, and the Dask executor."
-import json, os, shutil, subprocess
+import json, os, shlex, shutil, subprocess
 from pathlib import Path
 
 import pytest
@@ -41,7 +41,7 @@ def test_batch_cli_skips_done_runs_and_prints_same_table(tmp_path):
     assert '2 to run' in first.stdout and '| loc_mnist_1to1 |' in first.stdout
     second = subprocess.run(['blackvip', 'batch', str(grid), '--out', 'res'], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert '2 already done, 0 to run' in second.stdout
-    table = lambda out: out[out.index('| dataset'):out.index('table written')]
+    table = lambda out: out[out.index('| dataset'):out.index('table of')]
     assert table(first.stdout) == table(second.stdout)
     assert (tmp_path / 'res' / 'table.csv').exists() and (tmp_path / 'res' / 'table.png').exists()
     # a run whose record is lost (killed midway) is the only one run again
@@ -54,8 +54,8 @@ def test_batch_cli_skips_done_runs_and_prints_same_table(tmp_path):
 def test_failed_run_is_recorded_and_others_kept(tmp_path):
     grid = grid_file(tmp_path, {'grid': {'dataset': ['loc_mnist_1to1', 'no_such_set'], 'method': ['zeroshot'], 'seed': [1]}})
     from blackvip.batch import run_batch
-    recs = run_batch(grid, tmp_path / 'res', progress=False)
-    assert [r['dataset'] for r in recs] == ['loc_mnist_1to1']
+    result = run_batch(grid, tmp_path / 'res', progress=False)
+    assert [r['dataset'] for r in result.records] == ['loc_mnist_1to1'] and len(result.failed) == 1
     errors = list((tmp_path / 'res' / 'runs').glob('*/error.txt'))
     assert len(errors) == 1 and 'Unknown dataset' in errors[0].read_text()
 
@@ -64,8 +64,59 @@ def test_dask_local_cluster_gives_same_records(tmp_path):
     from distributed import LocalCluster, Client
     from blackvip.batch import run_batch, DaskExecutor, LocalExecutor
     grid = grid_file(tmp_path, {'grid': {'dataset': ['biased_mnist_0.9'], 'method': ['blackvip', 'bar'], 'seed': [2]}})
-    local = run_batch(grid, tmp_path / 'local', LocalExecutor(1), progress=False)
+    local = run_batch(grid, tmp_path / 'local', LocalExecutor(1), progress=False).records
     with LocalCluster(n_workers=1, threads_per_worker=1, host='127.0.0.1', dashboard_address=None) as cluster, Client(cluster) as client:
-        remote = run_batch(grid, tmp_path / 'dask', DaskExecutor(client), progress=False)
+        remote = run_batch(grid, tmp_path / 'dask', DaskExecutor(client), progress=False).records
     keep = lambda r: {k: r[k] for k in ('method', 'dataset', 'seed', 'accuracy', 'queries', 'steps', 'settings')}
     assert len(local) == 2 and [keep(r) for r in local] == [keep(r) for r in remote]
+
+
+def isolated(cmd, hide, cwd, env, log):
+    "Start `cmd` in `cwd` inside a mount namespace of its own in which folder `hide` is an empty tmpfs: it cannot see what is there."
+    script = f"mount -t tmpfs tmpfs {shlex.quote(str(hide))} && exec {shlex.join(cmd)}"
+    return subprocess.Popen(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script], cwd=cwd, env=env, stdout=log, stderr=log)
+
+
+def can_unshare():
+    return shutil.which('unshare') is not None and subprocess.run(['unshare', '--mount', 'true'], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not can_unshare(), reason='needs mount namespaces (unshare --mount) to give the workers a disk of their own')
+def test_cluster_without_a_shared_disk_brings_every_record_home(tmp_path):
+    from distributed import Client
+    from blackvip.api import free_port
+    client_dir = tmp_path / 'client'
+    (client_dir / 'nbs').mkdir(parents=True)
+    shutil.copy(ROOT / 'nbs' / '10_table2_synthetic.ipynb', client_dir / 'nbs' / 'table2.ipynb')   # a notebook the workers cannot read
+    grid = {'notebook': str(client_dir / 'nbs' / 'table2.ipynb'), 'parameters': TINY,
+            'grid': {'dataset': ['loc_mnist_1to1'], 'method': ['zeroshot', 'blackvip'], 'seed': [1, 2]}}
+    (client_dir / 'grid.json').write_text(json.dumps(grid))
+    port, log = free_port(), open(tmp_path / 'cluster.log', 'w')
+    address = f'tcp://127.0.0.1:{port}'
+    procs = [subprocess.Popen(['dask', 'scheduler', '--host', '127.0.0.1', '--port', str(port), '--no-dashboard'], stdout=log, stderr=log)]
+    try:
+        for w in ('w1', 'w2'):
+            (tmp_path / w).mkdir()
+            env = dict(os.environ, BLACKVIP_DATA=str(tmp_path / w / 'data'), MPLBACKEND='Agg', OMP_NUM_THREADS='1')
+            procs.append(isolated(['dask', 'worker', address, '--nthreads', '1', '--no-dashboard', '--local-directory', str(tmp_path / w)],
+                                  client_dir, tmp_path / w, env, log))
+        with Client(address, timeout=60) as c:
+            c.wait_for_workers(2, timeout=120)
+            seen = c.run(lambda: os.path.exists(str(client_dir / 'grid.json')))
+        assert len(seen) == 2 and not any(seen.values()), f'the workers can see the client folder: {seen}'
+        env = dict(os.environ, BLACKVIP_DATA=str(client_dir / 'data'), MPLBACKEND='Agg')
+        remote = subprocess.run(['blackvip', 'batch', 'grid.json', '--out', 'res', '--scheduler', address],
+                                cwd=client_dir, env=env, capture_output=True, text=True, timeout=900)
+    finally:
+        for p in procs: p.kill(); p.wait()
+    assert remote.returncode == 0, remote.stdout + remote.stderr + (tmp_path / 'cluster.log').read_text()[-3000:]
+    runs = sorted((client_dir / 'res' / 'runs').iterdir())
+    assert len(runs) == 4 and all((r / 'result.json').exists() and (r / 'executed.ipynb').exists() and (r / 'metrics.jsonl').exists() for r in runs)
+    assert all((r / 'prompt.pt').exists() for r in runs if '_blackvip_' in r.name)
+    local = subprocess.run(['blackvip', 'batch', 'grid.json', '--out', 'local', '--workers', '2'], cwd=client_dir, env=env,
+                           capture_output=True, text=True, timeout=900)
+    assert local.returncode == 0, local.stderr
+    assert (client_dir / 'res' / 'table.md').read_text() == (client_dir / 'local' / 'table.md').read_text()
+    keep = lambda r: {k: r[k] for k in ('method', 'dataset', 'seed', 'accuracy', 'queries', 'steps')}
+    records = lambda d: sorted((keep(json.loads(f.read_text())) for f in (client_dir / d / 'runs').glob('*/result.json')), key=json.dumps)
+    assert records('res') == records('local')
