@@ -6,7 +6,7 @@ on the embedded Loc-MNIST 1:1 (shipped digit classifier) and Biased MNIST 0.9 (t
 on which that set is a fair test). Test accuracy is recorded along the way. Every run is a run folder under
 --out (resumed or reported if already there), so the table and the picture are regenerated from the records:
 
-    python bench/query_efficiency.py [--steps 2000] [--eval-every 100] [--seeds 1 2 3] [--workers 2]
+    python bench/query_efficiency.py [--budget 40000] [--eval-every 50] [--seeds 1 2 3] [--workers 2]
     python bench/query_efficiency.py --report-only      # table and picture from the records in --out
 
 It prints, per set and estimator, the final accuracy (mean +- std over seeds) and the queries the mean curve
@@ -28,12 +28,22 @@ ESTIMATORS = {   # each estimator's own hyperparameters on top of the main job's
     'subspace-spsa-gc': {'subspace_dim': 512, 'clip': 0.3},
     'cma-es': {'cma_sigma': 0.01, 'popsize': 10},
     'subspace-cma-es': {'subspace_dim': 512, 'cma_sigma': 0.01, 'popsize': 10},
+    'spsa-gc-one-sided': {},
 }
+
+
+def steps_for(estimator, budget, batch_size=MAIN_JOB['batch_size']):
+    "Steps an estimator takes within `budget` training images: each step sends `queries_per_step` prompted copies of the batch."
+    from blackvip.config import RunConfig
+    from blackvip.optimisers import get_estimator
+    cfg = RunConfig(**MAIN_JOB, dataset='loc_mnist_1to1', hparams={'estimator': estimator, **ESTIMATORS[estimator]}).resolve()
+    return budget // (batch_size * get_estimator(estimator).build(cfg).queries_per_step)
 
 
 def one_run(args):
     "Train one (set, estimator, seed) run into its folder (resumed or reported if done); returns the folder."
-    dataset, estimator, seed, steps, every, out = args
+    dataset, estimator, seed, budget, every, out = args
+    steps = steps_for(estimator, budget)
     import torch
     torch.set_num_threads(1)
     from blackvip.config import RunConfig
@@ -127,8 +137,8 @@ def main():
     p.add_argument('--sets', nargs='+', default=list(SETS), choices=list(SETS))
     p.add_argument('--estimators', nargs='+', default=list(ESTIMATORS), choices=list(ESTIMATORS))
     p.add_argument('--seeds', nargs='+', type=int, default=[1, 2, 3])
-    p.add_argument('--steps', type=int, default=2000, help='steps per run (the budget: steps x batch 4 x 10 queries)')
-    p.add_argument('--eval-every', type=int, default=100)
+    p.add_argument('--budget', type=int, default=40_000, help='training images per run; each estimator takes the steps that fit in it')
+    p.add_argument('--eval-every', type=int, default=50)
     p.add_argument('--workers', type=int, default=2)
     p.add_argument('--out', default='results/query_efficiency')
     p.add_argument('--report-only', action='store_true', help='only summarise the records already in --out')
@@ -136,10 +146,10 @@ def main():
     if 'spsa-gc' not in a.estimators: p.error('--estimators must include spsa-gc, the reference every ratio is taken against.')
     root = Path(a.out)
     if not a.report_only:
-        jobs = [(ds, e, s, a.steps, a.eval_every, root / ds / e / f'seed{s}') for ds in a.sets for e in a.estimators for s in a.seeds]
+        jobs = [(ds, e, s, a.budget, a.eval_every, root / ds / e / f'seed{s}') for ds in a.sets for e in a.estimators for s in a.seeds]
         with ProcessPoolExecutor(a.workers) as pool:
             for done in pool.map(one_run, jobs): print(f'done: {done}', flush=True)
-    settings = {'sets': a.sets, 'estimators': a.estimators, 'seeds': a.seeds, 'steps': a.steps, 'eval_every': a.eval_every}
+    settings = {'sets': a.sets, 'estimators': a.estimators, 'seeds': a.seeds, 'budget': a.budget, 'eval_every': a.eval_every}
     (root / 'settings.json').write_text(json.dumps(settings, indent=1) + '\n')   # what the README's table was made from
     summary = summarise(root, a.sets, a.estimators, a.seeds)
     md = table(summary, a.seeds)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .estimators import SPSA, ZOOptimizer
+from .estimators import SPSA, OneSidedSPSA, ZOOptimizer
 
 # %% ../nbs/04b_optimisers.ipynb #q007
 def clip_factor(move, max_norm):
@@ -156,6 +156,10 @@ def _spsa_gc_clip(cfg): return ClippedUpdate(_spsa(cfg), cfg.clip)
 
 @register_estimator('subspace-spsa-gc', 'SPSA-GC in a random subspace_dim-dimensional subspace, update clipped at clip (2 sp_avg vectors per step)')
 def _subspace_spsa_gc(cfg): return Subspace(_spsa(cfg), cfg.subspace_dim, cfg.seed, max_norm=cfg.clip)
+
+@register_estimator('spsa-gc-one-sided', 'SPSA-GC from sp_avg one-sided differences against one shared centre (sp_avg + 1 vectors per step)')
+def _spsa_gc_one_sided(cfg):
+    return ZOOptimizer(OneSidedSPSA(cfg.c, cfg.gamma, cfg.sp_avg, cfg.perturbation), a=cfg.a, o=cfg.o, alpha=cfg.alpha, beta=cfg.beta)
 
 @register_estimator('cma-es', 'separable CMA-ES (pycma) in the full space, mean as the current point (popsize vectors per step)')
 def _cma_es(cfg): return CMAES(cfg.cma_sigma, cfg.popsize, cfg.seed)

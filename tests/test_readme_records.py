@@ -65,3 +65,11 @@ def test_http_table_matches_records():
     assert f'seed 1 gave {100 * seed1:.1f}% on the machine of the HTTP section' in README
     overhead = (ROOT / 'results' / 'http' / 'overhead.md').read_text().split('\n\n', 1)[1].strip()
     assert overhead in README, 'README.md must show the table of results/http/overhead.md (python bench/http_overhead.py)'
+
+
+def test_estimate_quality_table_matches_record():
+    from blackvip.quality import quality_markdown
+    record = json.loads((ROOT / 'results' / 'estimate_quality' / 'quality.json').read_text())
+    table = quality_markdown(record)
+    assert table in README, f'README.md must show the estimate-quality table of results/estimate_quality/quality.json:\n{table}'
+    assert '(results/estimate_quality/quality.png)' in README
