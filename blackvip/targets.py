@@ -10,6 +10,7 @@ __all__ = ['OUTPUTS', 'OPENAI_MEAN', 'OPENAI_STD', 'TINY_CLIP', 'WEIGHTS_DIR', '
 
 # %% ../nbs/01_targets.ipynb #c002
 import json
+import pickle
 import tempfile
 import time
 from contextlib import contextmanager
@@ -175,16 +176,23 @@ def create_clip(model_name, pretrained=None, device='cpu'):
     try:
         with hub_offline(tag and not hub_reachable()):
             model = open_clip.create_model(model_name, pretrained=pretrained, device=device, **kw)
-    except RuntimeError as e:
-        if 'Unknown model' in str(e) or 'not found' in str(e).lower(): raise
-        raise RuntimeError(_offline_hint(model_name, pretrained, e)) from e
-    except OSError as e:
-        raise RuntimeError(_offline_hint(model_name, pretrained, e)) from e
+    except (RuntimeError, OSError, pickle.UnpicklingError) as e:
+        if 'Unknown model' in str(e): raise
+        if pretrained is not None and not tag: raise _bad_checkpoint(model_name, pretrained, e) from None
+        if isinstance(e, RuntimeError) and 'not found' in str(e).lower(): raise
+        raise RuntimeError(_offline_hint(model_name, pretrained, e)) from None
     return model.eval(), open_clip.get_tokenizer(model_name)
+
+def _bad_checkpoint(model_name, path, e):
+    "The error for a local checkpoint open_clip could not load: the file named, PyTorch's own advice (load it unsafely) left out."
+    why = str(e).strip().splitlines()[0][:160] if isinstance(e, RuntimeError) else type(e).__name__
+    return ValueError(f"{path} is not a checkpoint of {model_name} that loads safely (tensors only, {model_name}'s entries): it is damaged, "
+                      f"not a PyTorch file, holds other objects, or holds another model's weights ({why}). Pass the weights file of "
+                      f"{model_name} (--pretrained PATH), or a tag such as openai.")
 
 def _offline_hint(model_name, pretrained, e):
     return (f"Could not load weights {pretrained!r} for {model_name}: they are not in the Hugging Face cache (~/.cache/huggingface/hub) "
-            f"and the hub is unreachable or refused ({type(e).__name__}: {str(e)[:200]}). Where there is network, "
+            f"and the hub is unreachable or refused ({type(e).__name__}{'' if isinstance(e, pickle.UnpicklingError) else ': ' + str(e)[:200]}). Where there is network, "
             f"`python -c \"import open_clip; open_clip.create_model('{model_name}', pretrained='{pretrained}')\"` fills that cache (copy it here), "
             "or download the checkpoint file and pass its local path: --pretrained /path/to/open_clip_model.bin on the command line, "
             "pretrained='/path/to/open_clip_model.bin' in Python.")

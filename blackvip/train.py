@@ -271,9 +271,11 @@ def _run(cfg, out, resume, progress):
     torch.manual_seed(cfg.seed)
     steps = cfg.steps if method.trains else 0
     start, queries, calls, status, earlier = 0, 0, 0, 'finished', {'wall_time': 0.0, 'queries_redone': 0, 'extended_from': 0}
+    clamped = 0, 0
     if resume and ckpt.exists():
         state = load_checkpoint(ckpt, cfg)
         start, queries, calls = int(state['step']), int(state['queries']), int(state.get('calls', 0))
+        clamped = int(state.get('clamped_values', 0)), int(state.get('sent_values', 0))
         planned = json.loads(state['config'])['steps']
         if method.trains and start > steps:
             raise ValueError(f"{out} holds a run of {start} steps and this one asks for {steps}. Ask for --steps {start} to report it, "
@@ -297,7 +299,7 @@ def _run(cfg, out, resume, progress):
     elif metrics.exists(): metrics.unlink()
     _trim_metrics(metrics, start)
     target.images, target.calls = queries, calls
-    if resume and ckpt.exists(): target.clamped_values, target.sent_values = int(state.get('clamped_values', 0)), int(state.get('sent_values', 0))
+    target.clamped_values, target.sent_values = clamped
     target.budget_images, target.budget_calls = cfg.budget_images, cfg.budget_calls
     t0 = time.time()
     counters = lambda: {'wall_time': earlier['wall_time'] + time.time() - t0, 'queries_redone': earlier['queries_redone'],

@@ -93,3 +93,10 @@ def test_an_output_folder_that_cannot_be_made_names_out(tmp_path):
     assert r.returncode == 2 and 'Cannot create the run folder /proc/blackvip-run' in r.stderr and '--out' in r.stderr, r.stderr
     r = blackvip(['batch', grid(tmp_path, {'seed': [1]}), '--out', '/proc/blackvip-res'], tmp_path)
     assert r.returncode == 2 and 'Cannot create the results folder /proc/blackvip-res' in r.stderr and '--out' in r.stderr, r.stderr
+
+
+def test_a_clip_checkpoint_that_is_not_one_is_named_without_unsafe_advice(tmp_path):
+    (tmp_path / 'rn50.bin').write_bytes(b'\x80\x02 not a checkpoint')
+    r = blackvip(['train', '--method', 'zeroshot', '--target', 'RN50', '--pretrained', 'rn50.bin', '--out', 'z', *TINY], tmp_path)
+    assert r.returncode == 2 and 'rn50.bin is not a checkpoint of RN50 that loads safely' in r.stderr and '--pretrained PATH' in r.stderr, r.stderr
+    assert 'weights_only' not in r.stderr and 'arbitrary code' not in r.stderr and 'Traceback' not in r.stderr

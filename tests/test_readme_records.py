@@ -2,6 +2,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from blackvip.batch import aggregate, seeds_markdown, table_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,15 +40,16 @@ def test_black_stand_in_table2_matches_records():
     assert table in README, f'README.md must show the Biased MNIST table of results/table2_black_standin:\n{table}'
 
 
-def test_query_efficiency_table_matches_records():
+@pytest.mark.parametrize('folder', ['query_efficiency', 'query_efficiency_heldout'])
+def test_query_efficiency_table_matches_records(folder):
     import importlib.util
     spec = importlib.util.spec_from_file_location('qe', ROOT / 'bench' / 'query_efficiency.py')
     qe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(qe)
-    root = ROOT / 'results' / 'query_efficiency'
+    root = ROOT / 'results' / folder
     s = json.loads((root / 'settings.json').read_text())
     table = qe.table(qe.summarise(root, s['sets'], s['estimators'], s['seeds']), s['seeds'])
-    assert table in README, f'README.md must show the query-efficiency table of results/query_efficiency:\n{table}'
+    assert table in README, f'README.md must show the query-efficiency table of results/{folder}:\n{table}'
     assert (root / 'table.md').read_text().strip() == table
 
 
