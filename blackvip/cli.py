@@ -123,6 +123,7 @@ RUN_HELP = {
     'wire': "how images travel to a served target (--target http://...): npy (exact, the default) or png (8-bit, what real APIs take)",
     'retries': 'times a served target is asked again after a connection error, 5xx or 429, with exponential backoff', 'timeout': 'seconds the target may take per call (default: no limit)',
     'clamp_prompted': "clamp prompted images to [0, 1] before they are sent (needed by an unclamped prompt such as vp_spsa_gc's against a served target; the record counts the pixel values clamped)",
+    'surrogate': "a white-box model you hold, whose gradient is the prior of --estimator transfer-prior-gc: 'uci-digits' (shipped, for the embedded sets), a surrogate's weights (*.pt), 'tiny-clip' (random, for tests) or an open_clip model NAME:TAG for a CLIP target (the dataset's class names and template)",
     'whitebox': 'the target allows gradients (needed by white-box methods)', 'augment': "the reference's random crop and flip on training images",
 }
 EXAMPLES = '''examples:

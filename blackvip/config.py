@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['DATASETS', 'HPARAMS_DIR', 'ARCH_NAMES', 'make_dataset', 'paper_hparams', 'arch_hparams', 'flag', 'RunConfig',
-           'check_run', 'make_target', 'make_prompter', 'make_optimizer']
+           'check_run', 'make_target', 'make_surrogate', 'make_prompter', 'make_optimizer']
 
 # %% ../nbs/05c_config.ipynb #g002
 import csv
@@ -19,6 +19,8 @@ from .benchmarks import BENCHMARKS, SplitDataset
 from .targets import DigitTarget, ClipZeroShot, create_clip, register_tiny_clip, load_digit_cnn
 from .api import HTTPTarget, TOKEN_ENV, WIRES
 from .methods import get_method, method_hparams
+from .optimisers import ESTIMATORS
+from .surrogate import load_surrogate
 
 # %% ../nbs/05c_config.ipynb #c005
 DATASETS = {
@@ -98,6 +100,7 @@ class RunConfig:
     wire: str = 'npy'
     retries: int = 5
     clamp_prompted: bool = False   # clamp prompted images to [0, 1] on the client before they are sent
+    surrogate: str = None          # a white-box model whose gradient is a prior (estimators that take one): see make_surrogate
     perturbation: str = 'segmented'
     whitebox: bool = True
     augment: bool = False
@@ -162,6 +165,14 @@ class RunConfig:
         if cfg.retries < 0: raise ValueError(f"retries={cfg.retries}; give 0 or more (--retries).")
         if cfg.timeout is not None and cfg.timeout <= 0: raise ValueError(f"timeout={cfg.timeout}; a target timeout must be positive seconds (leave --timeout out for none).")
         m.check({k: getattr(cfg, k) for k in m.hparams})
+        estimator = (cfg.hparams or {}).get('estimator')
+        wants = estimator in ESTIMATORS and ESTIMATORS[estimator].prior
+        if wants and cfg.surrogate is None:
+            raise ValueError(f"--estimator {estimator} steps with a surrogate's gradient as its prior; pass --surrogate NAME|PATH "
+                             "(uci-digits for the embedded sets, an open_clip model NAME:TAG for CLIP targets).")
+        if cfg.surrogate is not None and not wants:
+            raise ValueError(f"--surrogate is used only by estimators that take a prior ({[e for e, x in ESTIMATORS.items() if x.prior]}); "
+                             f"{cfg.method} with {estimator or 'its optimiser'} would ignore it. Drop --surrogate or pass --estimator.")
         return cfg
 
 def check_run(params):
@@ -190,6 +201,24 @@ def _remote_target(cfg, classnames):
     if t.output != cfg.output:
         raise ValueError(f"{cfg.target} reveals {t.output!r} and the run asks for --output {cfg.output}; pass --output {t.output}.")
     return t
+
+def make_surrogate(cfg, classnames, template):
+    "The white-box surrogate `cfg.surrogate` names, checked to classify the dataset's classes (None without one)."
+    if cfg.surrogate is None: return None
+    if cfg.surrogate == 'uci-digits': s = load_surrogate()
+    elif cfg.surrogate.endswith('.pt'): s = load_surrogate(cfg.surrogate)
+    elif cfg.surrogate == 'tiny-clip':
+        torch.manual_seed(1)                                   # another random tiny CLIP than the tiny-clip target's
+        s = ClipZeroShot.from_model(*create_clip(register_tiny_clip(), pretrained=None), classnames, template)
+        s.trained_on = 'random weights (a tiny CLIP for tests)'
+    else:
+        name, _, tag = cfg.surrogate.partition(':')
+        s = ClipZeroShot(name, tag or 'openai', classnames, template)
+        s.trained_on = f"open_clip {name}, pretrained {tag or 'openai'}, zero-shot on the dataset's class names and template"
+    if list(s.classnames) != list(classnames):
+        raise ValueError(f"The surrogate {cfg.surrogate} classifies into {list(s.classnames)[:10]}, the dataset {cfg.dataset} into "
+                         f"{list(classnames)[:10]}; pass a surrogate for the dataset's classes (--surrogate).")
+    return s
 
 def make_prompter(cfg):
     "The prompter of a config's method, initialised from the run's seed."

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from .data import few_shot, dataset_targets
 from .targets import QueryBudgetExceeded, TargetTimeout, TargetUnreachable, evaluate, load_state, load_into
-from .config import RunConfig, make_dataset, make_target, make_prompter, make_optimizer
+from .config import RunConfig, make_dataset, make_target, make_prompter, make_optimizer, make_surrogate
 from .coordinator import Coordinator, average_prompt, with_prompt
 from .prompter import show_prompts
 from .methods import get_method
@@ -198,7 +198,9 @@ def build(cfg):
     if get_method(cfg.method).whitebox: target.whitebox()
     prompter = make_prompter(cfg)
     check_range(cfg, prompter, target)
-    return train_set, test, target, prompter, make_optimizer(cfg, prompter)
+    opt = make_optimizer(cfg, prompter)
+    if cfg.surrogate is not None: opt.surrogate = make_surrogate(cfg, train_full.classnames, train_full.template)
+    return train_set, test, target, prompter, opt
 
 def check_range(cfg, prompter, target):
     "Refuse a prompter whose images leave [0, 1] against a target that takes only images in [0, 1], unless the run clamps them."
@@ -270,7 +272,7 @@ def _run(cfg, out, resume, progress):
     generator = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     steps = cfg.steps if method.trains else 0
-    start, queries, calls, status, earlier = 0, 0, 0, 'finished', {'wall_time': 0.0, 'queries_redone': 0, 'extended_from': 0}
+    start, queries, calls, status, earlier = 0, 0, 0, 'finished', {'wall_time': 0.0, 'queries_redone': 0, 'extended_from': 0, 'surrogate_seconds': 0.0}
     clamped = 0, 0
     if resume and ckpt.exists():
         state = load_checkpoint(ckpt, cfg)
@@ -304,7 +306,8 @@ def _run(cfg, out, resume, progress):
     t0 = time.time()
     counters = lambda: {'wall_time': earlier['wall_time'] + time.time() - t0, 'queries_redone': earlier['queries_redone'],
                         'extended_from': earlier['extended_from'], 'calls': target.calls,
-                        'clamped_values': target.clamped_values, 'sent_values': target.sent_values}
+                        'clamped_values': target.clamped_values, 'sent_values': target.sent_values,
+                        'surrogate_seconds': earlier['surrogate_seconds'] + getattr(opt, 'surrogate_seconds', 0.0)}
     interrupted = []
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1)) if main_thread else None
@@ -358,6 +361,10 @@ def _run(cfg, out, resume, progress):
               'peak_memory_mb': round(peak_memory_mb(target_device(target)), 1), 'settings': asdict(cfg)}
     if earlier['extended_from']: record['extended_from'] = earlier['extended_from']
     if cfg.clamp_prompted: record['clamped'] = clamp_report(train_clamped, eval_clamped)
+    if cfg.surrogate is not None:
+        spent = counters()['surrogate_seconds']
+        record['surrogate'] = {'name': cfg.surrogate, 'trained_on': opt.surrogate.trained_on, 'seconds': round(spent, 2),
+                               'seconds_per_step': round(spent / max(done, 1), 4)}
     with open(metrics, 'a') as log: log.write(json.dumps({'step': done, 'queries': train_queries, 'calls': train_calls, 'test_acc': acc}) + '\n')
     torch.save(prompter.trainable().state_dict(), out / 'prompt.pt')
     (out / 'result.json').write_text(json.dumps(record, indent=1))

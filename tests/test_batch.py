@@ -120,3 +120,14 @@ def test_cluster_without_a_shared_disk_brings_every_record_home(tmp_path):
     keep = lambda r: {k: r[k] for k in ('method', 'dataset', 'seed', 'accuracy', 'queries', 'steps')}
     records = lambda d: sorted((keep(json.loads(f.read_text())) for f in (client_dir / d / 'runs').glob('*/result.json')), key=json.dumps)
     assert records('res') == records('local')
+
+
+def test_experiment_notebook_takes_an_estimator_and_its_surrogate(tmp_path):
+    import papermill as pm
+    out = tmp_path / 'run'
+    pm.execute_notebook(str(ROOT / 'nbs' / '10_table2_synthetic.ipynb'), str(tmp_path / 'executed.ipynb'),
+                        parameters={**TINY, 'method': 'blackvip', 'dataset': 'loc_mnist_1to1', 'estimator': 'transfer-prior-gc',
+                                    'surrogate': 'uci-digits', 'out_dir': str(out)},
+                        kernel_name='python3', execution_timeout=600, progress_bar=False)
+    rec = json.loads((out / 'result.json').read_text())
+    assert rec['settings']['hparams']['estimator'] == 'transfer-prior-gc' and rec['surrogate']['name'] == 'uci-digits'

@@ -215,3 +215,32 @@ def test_offline_clip_fails_fast_with_one_clear_error(tmp_path):
     assert r.returncode == 2 and time.time() - t < 30, (time.time() - t, r.stderr)
     assert '--pretrained /path/to/open_clip_model.bin' in r.stderr and 'Traceback' not in r.stderr
     assert r.stderr.count('Retrying') == 0
+
+
+PRIOR = ['train', '--method', 'blackvip', '--steps', '2', '--estimator', 'transfer-prior-gc', '--a', '1', *TINY]
+
+
+def test_transfer_prior_trains_with_a_surrogate_and_records_it(tmp_path):
+    r = blackvip([*PRIOR, '--surrogate', 'uci-digits', '--out', 'p'], tmp_path)
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((tmp_path / 'p' / 'result.json').read_text())
+    assert rec['queries'] == paid(2, copies=4) and rec['settings']['surrogate'] == 'uci-digits'   # prior_q = 2: 4 copies a step
+    assert "UCI 8x8 digits" in rec['surrogate']['trained_on'] and rec['surrogate']['seconds'] > 0
+
+
+def test_a_clip_target_takes_an_open_clip_surrogate(tmp_path):
+    r = blackvip([*PRIOR, '--target', 'tiny-clip', '--surrogate', 'tiny-clip', '--out', 'c'], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / 'c' / 'result.json').read_text())['surrogate']['name'] == 'tiny-clip'
+
+
+def test_surrogates_that_cannot_serve_are_refused(tmp_path):
+    from blackvip.surrogate import SurrogateCNN, save_surrogate
+    save_surrogate(SurrogateCNN(4), tmp_path / 'letters.pt', classnames=list('abcdefghij'))
+    cases = [([*PRIOR, '--out', 'x'], '--surrogate NAME|PATH'),
+             ([*PRIOR, '--surrogate', 'letters.pt', '--out', 'x'], "classifies into ['a', 'b'"),
+             (['train', '--method', 'blackvip', '--steps', '1', '--surrogate', 'uci-digits', '--out', 'x', *TINY], 'would ignore it')]
+    for args, msg in cases:
+        r = blackvip(args, tmp_path)
+        assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
+        assert not (tmp_path / 'x').exists()
