@@ -20,7 +20,7 @@ import statistics
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-SETS = {'loc_mnist_1to1': 'embedded', 'biased_mnist_0.9': 'results/black_standin/digit_cnn_black.pt'}
+SETS = {'loc_mnist_1to1': 'embedded', 'biased_mnist_0.9': 'results/black_standin/digit_cnn_black.pt', 'loc_mnist_1to4': 'embedded'}
 MAIN_JOB = dict(method='blackvip', encoder='pixels', shots=16, batch_size=4, a=0.005, o=100.0)
 ESTIMATORS = {   # each estimator's own hyperparameters on top of the main job's (04b_optimisers defaults otherwise)
     'spsa-gc': {},
@@ -29,29 +29,35 @@ ESTIMATORS = {   # each estimator's own hyperparameters on top of the main job's
     'cma-es': {'cma_sigma': 0.01, 'popsize': 10},
     'subspace-cma-es': {'subspace_dim': 512, 'cma_sigma': 0.01, 'popsize': 10},
     'spsa-gc-one-sided': {},
+    'transfer-prior-gc': {'a': 1.0, 'surrogate': 'uci-digits', 'budget': 8_000},   # a tuned on seed 1 of Loc-MNIST 1:1 (1 of 1, 4, 16)
 }
+RUN_FIELDS = ('surrogate',)   # estimator settings that are run-level fields, not hyperparameters
+# an estimator with a `budget` of its own is run only that far (a fifth of SPSA-GC's: whether it gets there within 0.20 of the queries)
 
 
 def steps_for(estimator, budget, batch_size=MAIN_JOB['batch_size']):
     "Steps an estimator takes within `budget` training images: each step sends `queries_per_step` prompted copies of the batch."
     from blackvip.config import RunConfig
     from blackvip.optimisers import get_estimator
-    cfg = RunConfig(**MAIN_JOB, dataset='loc_mnist_1to1', hparams={'estimator': estimator, **ESTIMATORS[estimator]}).resolve()
+    extra = {k: v for k, v in ESTIMATORS[estimator].items() if k not in RUN_FIELDS + ('budget',)}
+    cfg = RunConfig(**MAIN_JOB, dataset='loc_mnist_1to1', hparams={'estimator': estimator, **extra},
+                    **{k: v for k, v in ESTIMATORS[estimator].items() if k in RUN_FIELDS}).resolve()
     return budget // (batch_size * get_estimator(estimator).build(cfg).queries_per_step)
 
 
 def one_run(args):
     "Train one (set, estimator, seed) run into its folder (resumed or reported if done); returns the folder."
     dataset, estimator, seed, budget, every, out = args
-    steps = steps_for(estimator, budget)
+    steps = steps_for(estimator, ESTIMATORS[estimator].get('budget', budget))
     import torch
     torch.set_num_threads(1)
     from blackvip.config import RunConfig
     from blackvip.train import run
     a, o = ESTIMATORS[estimator].get('a', MAIN_JOB['a']), MAIN_JOB['o']
-    extra = {k: v for k, v in ESTIMATORS[estimator].items() if k != 'a'}
-    cfg = RunConfig(**{**MAIN_JOB, 'a': a, 'o': o}, dataset=dataset, target=SETS[dataset], seed=seed, steps=steps,
-                    eval_every=every, ckpt_every=every, hparams={'estimator': estimator, **extra})
+    extra = {k: v for k, v in ESTIMATORS[estimator].items() if k not in ('a', 'budget')}
+    run_level = {k: v for k, v in extra.items() if k in RUN_FIELDS}
+    cfg = RunConfig(**{**MAIN_JOB, 'a': a, 'o': o}, dataset=dataset, target=SETS[dataset], seed=seed, steps=steps, **run_level,
+                    eval_every=every, ckpt_every=every, hparams={'estimator': estimator, **{k: v for k, v in extra.items() if k not in RUN_FIELDS}})
     if recorded(out, cfg): return out   # committed records come without their checkpoints: report them, never re-run them
     run(cfg, out, progress=False)
     return out
@@ -59,12 +65,12 @@ def one_run(args):
 
 def recorded(out, cfg):
     "Whether `out` holds a finished record of exactly `cfg` (its settings, steps and estimator)."
-    from blackvip.train import DEFAULTS
+    from blackvip.train import settings_differ
     record = Path(out) / 'result.json'
     if not record.exists(): return False
-    rec = json.loads(record.read_text())
-    now = json.loads(json.dumps(asdict(cfg.resolve())))   # a record made before a setting existed holds its default
-    return rec.get('status') == 'finished' and all(rec['settings'].get(k, DEFAULTS[k]) == v for k, v in now.items())
+    rec, now = json.loads(record.read_text()), cfg.resolve()
+    saved = json.loads(json.dumps(rec['settings']))   # a record made before a setting existed ran with its default
+    return rec.get('status') == 'finished' and not settings_differ(saved, now, list(json.loads(json.dumps(asdict(now)))))
 
 
 def curve(folder):
@@ -103,13 +109,13 @@ def summarise(root, sets, estimators, seeds):
 
 def table(summary, seeds):
     "The Markdown table of a summary."
-    lines = [f'| set | estimator | final accuracy (mean +- std, seeds {", ".join(map(str, seeds))}) | queries to reach SPSA-GC\'s final accuracy | ratio to SPSA-GC |',
-             '|---|---|---|---|---|']
+    lines = [f'| set | estimator | training images | final accuracy (mean +- std, seeds {", ".join(map(str, seeds))}) | queries to reach SPSA-GC\'s final accuracy | ratio to SPSA-GC |',
+             '|---|---|---|---|---|---|']
     for ds, s in summary.items():
         for r in s['rows']:
             reach = f"{r['reach']:,}" if r['reach'] is not None else f"not within {r['budget']:,}"
             ratio = f"{r['ratio']:.2f}" if r['ratio'] is not None else '-'
-            lines.append(f"| {ds} | {r['estimator']} | {100 * r['mean']:.1f} +- {100 * r['std']:.1f} | {reach} | {ratio} |")
+            lines.append(f"| {ds} | {r['estimator']} | {r['budget']:,} | {100 * r['mean']:.1f} +- {100 * r['std']:.1f} | {reach} | {ratio} |")
     return '\n'.join(lines)
 
 

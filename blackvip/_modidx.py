@@ -470,6 +470,7 @@ d = { 'settings': { 'branch': 'main',
                                 'blackvip.train.save_checkpoint': ('train.html#save_checkpoint', 'blackvip/train.py'),
                                 'blackvip.train.save_curve': ('train.html#save_curve', 'blackvip/train.py'),
                                 'blackvip.train.save_picture': ('train.html#save_picture', 'blackvip/train.py'),
+                                'blackvip.train.settings_differ': ('train.html#settings_differ', 'blackvip/train.py'),
                                 'blackvip.train.step_state': ('train.html#step_state', 'blackvip/train.py'),
                                 'blackvip.train.target_device': ('train.html#target_device', 'blackvip/train.py'),
                                 'blackvip.train.train_step': ('train.html#train_step', 'blackvip/train.py')}}}

@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['RESUME_KEYS', 'DEFAULTS', 'STOPS', 'CHECKPOINT_KEYS', 'CHECKPOINT_FIX', 'TEST_SUBSET_SEED', 'augment_batch',
            'train_step', 'target_device', 'batch_indices', 'get_batch', 'one_per_class', 'save_picture', 'save_curve',
-           'step_state', 'restore_step_state', 'RunInterrupted', 'save_checkpoint', 'load_checkpoint',
-           'finished_record', 'peak_memory_mb', 'build', 'check_range', 'RunLocked', 'run_lock', 'run', 'clamp_report',
-           'load_saved', 'evaluate_saved', 'experiment']
+           'step_state', 'restore_step_state', 'RunInterrupted', 'save_checkpoint', 'settings_differ',
+           'load_checkpoint', 'finished_record', 'peak_memory_mb', 'build', 'check_range', 'RunLocked', 'run_lock',
+           'run', 'clamp_report', 'load_saved', 'evaluate_saved', 'experiment']
 
 # %% ../nbs/06_train.ipynb #c002
 import copy
@@ -143,14 +143,23 @@ def save_checkpoint(path, cfg, step, prompter, opt, generator, queries, **extra)
         raise RuntimeError(f"Could not write the checkpoint {path} ({type(e).__name__}: {e}). The last good checkpoint is kept; "
                            "free disk space or choose another --out, then run the same command to resume.") from e
 
+def settings_differ(saved, cfg, keys):
+    "The settings among `keys` in which a saved run differs from `cfg`, as (saved, now); one saved before a setting or hyperparameter existed ran with its default."
+    defaults = get_method(cfg.method).defaults()
+    def then(k):
+        if k != 'hparams': return saved.get(k, DEFAULTS[k])
+        h = dict(saved.get('hparams') or {})
+        return {**{n: defaults[n] for n in (cfg.hparams or {}) if n in defaults and n not in h}, **h}
+    now = lambda k: dict(cfg.hparams or {}) if k == 'hparams' else getattr(cfg, k)
+    return {k: (then(k), now(k)) for k in keys if then(k) != now(k)}
+
 CHECKPOINT_KEYS = ('step', 'queries', 'prompter', 'opt', 'generator', 'torch_rng', 'config')
 CHECKPOINT_FIX = "Delete it to start the run over, or point --out at another folder."
 
 def load_checkpoint(path, cfg):
     "A checkpoint's state, checked to be one (`load_state`) and to belong to `cfg`."
     state = load_state(path, 'checkpoint', CHECKPOINT_FIX, keys=CHECKPOINT_KEYS)
-    saved = json.loads(state['config'])
-    diff = {k: (saved.get(k, DEFAULTS[k]), getattr(cfg, k)) for k in RESUME_KEYS if saved.get(k, DEFAULTS[k]) != getattr(cfg, k)}
+    diff = settings_differ(json.loads(state['config']), cfg, RESUME_KEYS)
     if diff:
         raise ValueError(f"Checkpoint {path} belongs to a run with other settings {diff} (saved, now). "
                          "Use another output folder, or the same settings to resume.")
@@ -162,8 +171,7 @@ def finished_record(out, cfg):
     if not f.exists() or not (Path(out) / 'checkpoint.pt').exists(): return None
     try: record = json.loads(f.read_text())
     except ValueError: return None
-    saved = record.get('settings', {})
-    same = all(saved.get(k, DEFAULTS[k]) == getattr(cfg, k) for k in RESUME_KEYS + ['steps', 'test_shots'])
+    same = not settings_differ(record.get('settings', {}), cfg, RESUME_KEYS + ['steps', 'test_shots'])
     return record if same and record.get('status') == 'finished' else None
 
 def _logged_after(metrics, step, key='queries'):
