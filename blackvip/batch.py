@@ -141,8 +141,9 @@ def check_grid(grid, check):
         lines = [f"- {msg} ({len(ids)} run{'s' * (len(ids) > 1)}, e.g. {ids[0]})" for msg, ids in problems.items()]
         raise ValueError("The grid holds runs that cannot start, so none was started. Fix the grid file:\n" + '\n'.join(lines))
 
-def _submit(executor, grid, params, run_dir, timeout):
-    if executor.ships: return executor.submit(run_notebook_shipped, Path(grid['notebook']).read_text(), params, timeout)
+def _submit(executor, grid, source, params, run_dir, timeout):
+    "Submit one run: the notebook's text (`source`) to an executor that ships, its path to one that shares the disk."
+    if executor.ships: return executor.submit(run_notebook_shipped, source, params, timeout)
     return executor.submit(run_notebook, grid['notebook'], params, run_dir, timeout)
 
 def _outcome(executor, future, run_dir):
@@ -164,7 +165,8 @@ def run_batch(grid, out, executor=None, timeout=3600, progress=True):
     failed = {}
     if todo:
         executor = executor or LocalExecutor(1)
-        futures = {_submit(executor, grid, p, out / 'runs' / rid, timeout): rid for rid, p in todo.items()}
+        source = Path(grid['notebook']).read_text() if executor.ships else None   # read once, sent with every run
+        futures = {_submit(executor, grid, source, p, out / 'runs' / rid, timeout): rid for rid, p in todo.items()}
         try:
             for fut in tqdm(executor.as_completed(list(futures)), total=len(futures), desc='runs', disable=not progress):
                 rid = futures[fut]
