@@ -167,8 +167,11 @@ def get_estimator(name):
     return ESTIMATORS[name]
 
 # %% ../nbs/04b_optimisers.ipynb #q017
-def _spsa(cfg, rule='spsa-gc'):
-    return ZOOptimizer(SPSA(cfg.c, cfg.gamma, cfg.sp_avg, cfg.perturbation), rule=rule, a=cfg.a, o=cfg.o, alpha=cfg.alpha, beta=cfg.beta)
+def _stepping(estimate, cfg, rule='spsa-gc'):
+    "An estimate behind SPSA's gain schedule and `rule` (SPSA-GC's look-ahead by default), with the run's `a, o, alpha, beta`."
+    return ZOOptimizer(estimate, rule=rule, a=cfg.a, o=cfg.o, alpha=cfg.alpha, beta=cfg.beta)
+
+def _spsa(cfg, rule='spsa-gc'): return _stepping(SPSA(cfg.c, cfg.gamma, cfg.sp_avg, cfg.perturbation), cfg, rule)
 
 @register_estimator('spsa-gc', "the paper's SPSA with the look-ahead gradient correction (2 sp_avg vectors per step)")
 def _spsa_gc(cfg): return _spsa(cfg)
@@ -183,12 +186,10 @@ def _spsa_gc_clip(cfg): return ClippedUpdate(_spsa(cfg), cfg.clip)
 def _subspace_spsa_gc(cfg): return Subspace(_spsa(cfg), cfg.subspace_dim, cfg.seed, max_norm=cfg.clip)
 
 @register_estimator('spsa-gc-one-sided', 'SPSA-GC from sp_avg one-sided differences against one shared centre (sp_avg + 1 vectors per step)')
-def _spsa_gc_one_sided(cfg):
-    return ZOOptimizer(OneSidedSPSA(cfg.c, cfg.gamma, cfg.sp_avg, cfg.perturbation), a=cfg.a, o=cfg.o, alpha=cfg.alpha, beta=cfg.beta)
+def _spsa_gc_one_sided(cfg): return _stepping(OneSidedSPSA(cfg.c, cfg.gamma, cfg.sp_avg, cfg.perturbation), cfg)
 
 @register_estimator('transfer-prior-gc', "the gradient's projection on a surrogate's gradient and prior_q random directions orthogonal to it, with SPSA-GC's update (prior_q + 2 vectors per step; --surrogate)", prior=True)
-def _transfer_prior_gc(cfg):
-    return ZOOptimizer(TransferPrior(cfg.c, cfg.gamma, cfg.prior_q), a=cfg.a, o=cfg.o, alpha=cfg.alpha, beta=cfg.beta)
+def _transfer_prior_gc(cfg): return _stepping(TransferPrior(cfg.c, cfg.gamma, cfg.prior_q), cfg)
 
 @register_estimator('cma-es', 'separable CMA-ES (pycma) in the full space, mean as the current point (popsize vectors per step)')
 def _cma_es(cfg): return CMAES(cfg.cma_sigma, cfg.popsize, cfg.seed)
