@@ -1,0 +1,17 @@
+"Long runs are marked `long` and skipped unless pytest is given `--long`."
+import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption('--long', action='store_true', help='also run the tests marked long (minutes each)')
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'long: a run of minutes, skipped unless --long is given')
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption('--long'): return
+    skip = pytest.mark.skip(reason='a long run; pass --long to run it')
+    for item in items:
+        if 'long' in item.keywords: item.add_marker(skip)
