@@ -19,8 +19,9 @@ def measure(what, batch, sp_avg, device):
     "Peak-memory growth in MiB of one operation, in this process."
     from common import real_parts
     from blackvip.prompters import PaddingPrompt
-    from blackvip.estimators import SPSA, ZOOptimizer
-    from blackvip.methods import ZerothOrder
+    from blackvip.estimates import SPSA
+from blackvip.optimisers import ZOOptimizer
+    from blackvip.learners import ZerothOrder
     from blackvip.config import RunConfig
     from blackvip.train import train_step
     import torch.nn.functional as F

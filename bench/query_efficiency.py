@@ -38,11 +38,11 @@ RUN_FIELDS = ('surrogate',)   # estimator settings that are run-level fields, no
 def steps_for(estimator, budget, batch_size=MAIN_JOB['batch_size']):
     "Steps an estimator takes within `budget` training images: each step sends `queries_per_step` prompted copies of the batch."
     from blackvip.config import RunConfig
-    from blackvip.optimisers import get_estimator
+    from blackvip.optimisers import OPTIMISERS
     extra = {k: v for k, v in ESTIMATORS[estimator].items() if k not in RUN_FIELDS + ('budget',)}
     cfg = RunConfig(**MAIN_JOB, dataset='loc_mnist_1to1', hparams={'estimator': estimator, **extra},
                     **{k: v for k, v in ESTIMATORS[estimator].items() if k in RUN_FIELDS}).resolve()
-    return budget // (batch_size * get_estimator(estimator).build(cfg).queries_per_step)
+    return budget // (batch_size * OPTIMISERS.get(estimator)(cfg).queries_per_step)
 
 
 def one_run(args):

@@ -12,9 +12,9 @@ import torch
 
 from common import best_of, real_parts
 from blackvip.coordinator import decode_many
-from blackvip.estimators import SPSA, segmented_uniform
+from blackvip.estimates import SPSA, segmented_uniform
 from blackvip.targets import score_loss
-from blackvip.methods import make_loss_fn
+from blackvip.learners import make_loss_fn
 
 
 def reference_losses(coord, target, x, y, W):

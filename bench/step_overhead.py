@@ -16,8 +16,9 @@ import sys
 import torch
 
 from common import best_of, real_parts
-from blackvip.estimators import SPSA, ZOOptimizer
-from blackvip.methods import ZerothOrder
+from blackvip.estimates import SPSA
+from blackvip.optimisers import ZOOptimizer
+from blackvip.learners import ZerothOrder
 from blackvip.config import RunConfig
 from blackvip.train import train_step
 

@@ -18,8 +18,9 @@ from common import best_of
 import blackvip.coordinator as coordinator
 from blackvip.coordinator import Coordinator
 from blackvip.data import few_shot
-from blackvip.estimators import SPSA, ZOOptimizer
-from blackvip.methods import ZerothOrder
+from blackvip.estimates import SPSA
+from blackvip.optimisers import ZOOptimizer
+from blackvip.learners import ZerothOrder
 from blackvip.targets import DigitTarget
 from blackvip.config import RunConfig, make_dataset
 from blackvip.train import get_batch, train_step

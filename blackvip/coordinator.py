@@ -11,9 +11,9 @@ __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'MAE_MEAN', 'MAE_STD', 'DINO_RN50_UR
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-from .prompter import Prompter
+from .prompting import Prompter, PROMPTERS
+from .registry import Registry
 
 # %% ../nbs/03_coordinator.ipynb #c005
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -86,17 +86,18 @@ def _dino_rn50(pretrained):
         load_exact(net, state, DINO_RN50_URL.rsplit('/', 1)[1])
     return net
 
-ENCODERS = {
-    'mae-vit-b16': lambda pt: Encoder(ViTCLS(_timm_vit('vit_base_patch16_224.mae', pt), norm=False), 768, 1568, MAE_MEAN, MAE_STD),
-    'vit-b16': lambda pt: Encoder(ViTCLS(_timm_vit('vit_base_patch16_224.orig_in21k', pt), norm=True), 768, 1568, (0.5,) * 3, (0.5,) * 3),
-    'dino-rn50': lambda pt: Encoder(_dino_rn50(pt), 2048, 3136),
-    'pixels': lambda pt: Encoder(PooledPixels(16), 768, 1568, (0.,) * 3, (1.,) * 3),
-}
+ENCODERS = Registry('encoders', 'encoder', option='encoder')
+ENCODERS.add('mae-vit-b16', lambda pt: Encoder(ViTCLS(_timm_vit('vit_base_patch16_224.mae', pt), norm=False), 768, 1568, MAE_MEAN, MAE_STD),
+             "the paper's: MAE ViT-B/16, the CLS token (timm vit_base_patch16_224.mae)")
+ENCODERS.add('vit-b16', lambda pt: Encoder(ViTCLS(_timm_vit('vit_base_patch16_224.orig_in21k', pt), norm=True), 768, 1568, (0.5,) * 3, (0.5,) * 3),
+             'supervised ViT-B/16 on ImageNet-21k, the CLS token (Table 5)')
+ENCODERS.add('dino-rn50', lambda pt: Encoder(_dino_rn50(pt), 2048, 3136), 'DINO ResNet-50, pooled features (Table 5)')
+ENCODERS.add('pixels', lambda pt: Encoder(PooledPixels(16), 768, 1568, (0.,) * 3, (1.,) * 3),
+             'no weights: the image average-pooled to 16 x 16 patches (the embedded default)')
 
 def create_encoder(name='mae-vit-b16', pretrained=True):
     "A frozen coordinator encoder by name (see `ENCODERS`); `pretrained=False` gives random weights."
-    if name not in ENCODERS: raise ValueError(f"Unknown encoder {name!r}; choose one of {sorted(ENCODERS)}.")
-    return ENCODERS[name](pretrained)
+    return ENCODERS.get(name)(pretrained)
 
 # %% ../nbs/03_coordinator.ipynb #c010
 def _block(cin, cmid, cout, groups):
@@ -195,6 +196,7 @@ def decode_many(decoder, z, W, train=True, update_stats=True):
     return out
 
 # %% ../nbs/03_coordinator.ipynb #c018
+@PROMPTERS.register('coordinator', "BlackVIP's: a frozen encoder and a 9,920-parameter decoder, one prompt per image")
 class Coordinator(Prompter):
     "BlackVIP's prompt generator: frozen `encoder` + trainable `decoder`; prompted image `clamp(x + unit * p_eps * prompt, 0, 1)`."
     def __init__(self, encoder='mae-vit-b16', pretrained=True, p_eps=1.0):

@@ -10,9 +10,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .prompter import Prompter
+from .prompting import Prompter, PROMPTERS
 
 # %% ../nbs/05_prompters.ipynb #c005
+@PROMPTERS.register('padding', "VP's: a learned frame of pad pixels added around the image, the same for every image")
 class PaddingPrompt(Prompter):
     "VP's padding prompt: learnable border strips of width `prompt_size`, added to the image without a clamp."
     bounded = False   # the reference adds the strips unclamped: prompted pixels leave [0, 1]
@@ -49,6 +50,7 @@ class PaddingPrompt(Prompter):
         return self.resize(x) + self.unit * p
 
 # %% ../nbs/05_prompters.ipynb #c008
+@PROMPTERS.register('bar-frame', "BAR's: the image shrunk into the centre of a learned frame")
 class BarFrame(Prompter):
     "BAR's reprogramming frame: the image shrunk to `inner` pixels, surrounded by `sigmoid(W) * M`."
     def __init__(self, inner=194, image_size=224):
@@ -75,6 +77,7 @@ class BarFrame(Prompter):
         return ctx['x'][None] + self.prompts(ctx, W, train)
 
 # %% ../nbs/05_prompters.ipynb #c011
+@PROMPTERS.register('none', 'the images as they are (zero-shot)')
 class NoPrompt(Prompter):
     "The identity prompter (zero-shot): images resized to 224, nothing learned."
     def params(self): return torch.empty(0)

@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .estimators import SPSA, OneSidedSPSA, RGF
-from .optimisers import random_basis, TransferPrior
-from .methods import make_loss_fn, exact_gradient
+from .estimates import SPSA, OneSidedSPSA, RGF, TransferPrior
+from .optimisers import random_basis
+from .learners import make_loss_fn, exact_gradient
 from .targets import load_state, load_into
 
 # %% ../nbs/06c_estimate_quality.ipynb #e008
@@ -36,7 +36,7 @@ class InSubspace:
 def standard_estimators(c=0.005, gamma=0.1, prior=False):
     "The estimators every quality table shows, by name: SPSA (n = 1, 5, 20), one-sided SPSA (n = 5), RGF (q = 5), subspace SPSA (n = 5, d = 512); with `prior`, the surrogate's gradient alone and the transfer prior (q = 2)."
     out = {'spsa n=1': SPSA(c, gamma, 1), 'spsa n=5': SPSA(c, gamma, 5), 'spsa n=20': SPSA(c, gamma, 20),
-           'one-sided spsa n=5': OneSidedSPSA(c, gamma, 5), 'rgf q=5': RGF(beta=c, q=5),
+           'one-sided spsa n=5': OneSidedSPSA(c, gamma, 5), 'rgf q=5': RGF(mu=c, q=5),
            'subspace spsa n=5 d=512': InSubspace(SPSA(c, gamma, 5), 512)}
     if prior: out.update({'surrogate gradient alone': PriorAlone(), 'transfer prior q=2': TransferPrior(c, gamma, 2)})
     return out

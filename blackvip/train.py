@@ -33,8 +33,8 @@ from .data import few_shot, dataset_targets
 from .targets import QueryBudgetExceeded, TargetTimeout, TargetUnreachable, evaluate, load_state, load_into
 from .config import RunConfig, make_dataset, make_target, make_prompter, make_optimizer, make_surrogate
 from .coordinator import Coordinator, average_prompt, with_prompt
-from .prompter import show_prompts
-from .methods import get_method
+from .prompting import show_prompts
+from .methods import METHODS
 
 # %% ../nbs/06_train.ipynb #c018
 def augment_batch(x, generator):
@@ -145,7 +145,7 @@ def save_checkpoint(path, cfg, step, prompter, opt, generator, queries, **extra)
 
 def settings_differ(saved, cfg, keys):
     "The settings among `keys` in which a saved run differs from `cfg`, as (saved, now); one saved before a setting or hyperparameter existed ran with its default."
-    defaults = get_method(cfg.method).defaults()
+    defaults = METHODS.get(cfg.method).defaults()
     def then(k):
         if k != 'hparams': return saved.get(k, DEFAULTS[k])
         h = dict(saved.get('hparams') or {})
@@ -203,7 +203,7 @@ def build(cfg):
     if cfg.epochs is not None: cfg.steps = cfg.epochs * math.ceil(len(train_set) / cfg.batch_size)
     target = make_target(cfg, train_full.classnames, train_full.template)
     target.clamp = cfg.clamp_prompted
-    if get_method(cfg.method).whitebox: target.whitebox()
+    if METHODS.get(cfg.method).whitebox: target.whitebox()
     prompter = make_prompter(cfg)
     check_range(cfg, prompter, target)
     opt = make_optimizer(cfg, prompter)
@@ -274,7 +274,7 @@ def run(cfg, out, resume=True, progress=True):
         raise
 
 def _run(cfg, out, resume, progress):
-    method = get_method(cfg.method)
+    method = METHODS.get(cfg.method)
     metrics, ckpt = out / 'metrics.jsonl', out / 'checkpoint.pt'
     train_set, test, target, prompter, opt = build(cfg)
     generator = torch.Generator().manual_seed(cfg.seed)

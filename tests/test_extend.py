@@ -1,0 +1,63 @@
+"""A new optimiser or a new target is one registered function in the user's own code: the command line, the checks
+and `blackvip list` see it with no edit to the package."""
+import json
+import subprocess
+import sys
+import textwrap
+
+TOY = textwrap.dedent('''
+    import torch
+    from blackvip.registry import HParam
+    from blackvip.optimisers import OPTIMISERS, ZOOptimizer
+    from blackvip.estimates import SPSA
+    from blackvip.config import TARGETS, _target_kw
+    from blackvip.targets import DigitTarget
+
+    class SignStep:
+        "SPSA's estimate, a step of fixed size along its sign."
+        def __init__(self, estimate, size): self.estimate, self.size, self.k = estimate, size, 0
+        @property
+        def queries_per_step(self): return self.estimate.queries_per_step
+        def step(self, loss_fn, w, generator=None):
+            self.k += 1
+            g, loss = self.estimate.estimate(loss_fn, w, self.k, generator)
+            return w - self.size * g.sign(), loss
+        def state_dict(self): return {'k': torch.tensor(self.k)}
+        def load_state_dict(self, state): self.k = int(state['k'])
+
+    @OPTIMISERS.register('sign-spsa', 'a fixed-size step along the sign of the SPSA estimate',
+                         dict(sign_size=HParam(0.001, 'size of each signed step', low=0)))
+    def sign_spsa(cfg): return SignStep(SPSA(cfg.c, cfg.gamma, cfg.sp_avg), cfg.sign_size)
+
+    @TARGETS.register('half-digits', 'the embedded classifier, shown images at half brightness')
+    def half_digits(cfg, classnames, template):
+        target = DigitTarget(classnames=classnames, **_target_kw(cfg))
+        forward = target.forward
+        target.forward = lambda x: forward(0.5 * x)
+        return target
+
+    from blackvip.cli import main
+    main()
+''')
+
+
+def blackvip(args, cwd):
+    return subprocess.run([sys.executable, '-c', TOY, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_a_registered_optimiser_and_target_train_from_the_command_line(tmp_path):
+    r = blackvip(['train', '--method', 'blackvip', '--dataset', 'loc_mnist_1to1', '--steps', '5', '--batch-size', '2',
+                  '--test-shots', '2', '--estimator', 'sign-spsa', '--sign-size', '0.002', '--target', 'half-digits',
+                  '--out', 'toy'], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    record = json.loads((tmp_path / 'toy' / 'result.json').read_text())
+    hparams = record['settings']['hparams']
+    assert hparams['estimator'] == 'sign-spsa' and hparams['sign_size'] == 0.002
+    assert record['settings']['target'] == 'half-digits' and record['queries'] == 5 * 2 * 10
+
+
+def test_a_registered_part_is_listed_and_checked(tmp_path):
+    listed = blackvip(['list', 'optimisers'], tmp_path)
+    assert 'sign-spsa' in listed.stdout and 'sign_size' in listed.stdout
+    bad = blackvip(['train', '--estimator', 'sign-spsa', '--sign-size', '-1', '--out', 'bad'], tmp_path)
+    assert bad.returncode == 2 and '--sign-size' in bad.stderr and not (tmp_path / 'bad').exists()
