@@ -37,7 +37,7 @@ from blackvip.optimisers import ZOOptimizer
     sgd = torch.optim.SGD(vp.parameters(), lr=1.0)
     def whitebox_step(copies=1):
         xx, yy = x.repeat(copies, 1, 1, 1), y.repeat(copies)
-        loss = F.cross_entropy(target.whitebox()(vp.differentiable(xx).to(device)), yy.to(device))
+        loss = F.cross_entropy(target.gradient_path()(vp.differentiable(xx).to(device)), yy.to(device))
         sgd.zero_grad(); loss.backward(); sgd.step()
     ops = {'inference': lambda: target(x.repeat(k, 1, 1, 1)),
            'blackvip_step': lambda: train_step(cfg, coord, target, opt, x, y, torch.Generator().manual_seed(0)),

@@ -29,7 +29,8 @@ from .targets import Target, TargetTimeout, TargetUnreachable, OUTPUTS
 WIRES = ('npy', 'png')
 DTYPES = ('float32', 'float16')
 NPY, JSON = 'application/x-npy', 'application/json'
-TOKEN_ENV = 'BLACKVIP_API_TOKEN'   # where `blackvip train` and `blackvip serve` read a bearer token (kept out of records and process lists)
+# where `blackvip train` and `blackvip serve` read a bearer token (kept out of records and process lists)
+TOKEN_ENV = 'BLACKVIP_API_TOKEN'
 
 def encode_npy(x, dtype='float32'):
     "A batch `(N, 3, H, W)` in [0, 1] as the bytes of one `.npy` array."
@@ -68,7 +69,8 @@ def quantise(x):
 def request_body(x, wire='npy', dtype='float32'):
     "Body and content type of a classify request carrying images `x` in the `wire` format."
     if wire == 'npy': return encode_npy(x, dtype), NPY
-    if wire == 'png': return json.dumps({'images': [base64.b64encode(b).decode() for b in encode_png(x)]}).encode(), JSON
+    if wire == 'png':
+        return json.dumps({'images': [base64.b64encode(b).decode() for b in encode_png(x)]}).encode(), JSON
     raise ValueError(f"wire={wire!r}; choose one of {WIRES} (--wire).")
 
 # %% ../nbs/01b_api.ipynb #h009
@@ -81,7 +83,8 @@ def answer(scores, output, k=5):
 
 def scores_from(ans, num_classes):
     "Dense scores `(N, C)` from an answer, as the in-process target gives them."
-    if ans['output'] in ('logits', 'probs'): return torch.tensor(ans['scores'], dtype=torch.float32).view(-1, num_classes)
+    if ans['output'] in ('logits', 'probs'):
+        return torch.tensor(ans['scores'], dtype=torch.float32).view(-1, num_classes)
     if ans['output'] == 'label': return F.one_hot(torch.tensor(ans['labels'], dtype=torch.long), num_classes).float()
     idx = torch.tensor(ans['indices'], dtype=torch.long)
     return torch.zeros(len(idx), num_classes).scatter_(-1, idx, torch.tensor(ans['probs'], dtype=torch.float32))
@@ -90,6 +93,113 @@ def scores_from(ans, num_classes):
 def token_id(token):
     "How usage names a token: a short SHA-256 digest, never the token itself."
     return hashlib.sha256(token.encode()).hexdigest()[:12] if token else 'anonymous'
+
+def _refuse(status, message):
+    "Stop the request with HTTP `status` and a message that names the fix."
+    from starlette.exceptions import HTTPException
+    raise HTTPException(status, message)
+
+def _caller(request, secrets):
+    "The caller's token id; 401 / 403 when the server wants a token and gets none or a wrong one."
+    if not secrets: return 'anonymous'
+    auth = request.headers.get('authorization', '')
+    if not auth.lower().startswith('bearer '):
+        _refuse(401, "missing bearer token: send the header 'Authorization: Bearer TOKEN' (HTTPTarget(token=...), "
+                     f"or ${TOKEN_ENV} for blackvip train)")
+    given = auth[7:].strip().encode()
+    accepted = False
+    for s in secrets: accepted |= hmac.compare_digest(given, s)   # every token compared, in constant time
+    if not accepted: _refuse(403, 'the bearer token is not accepted by this server')
+    return token_id(given.decode())
+
+async def _read_body(request, max_bytes, max_batch):
+    "The request's body, refused (413) as soon as it is over `max_bytes`, declared or streamed."
+    declared = request.headers.get('content-length', '0')
+    if not declared.isdigit(): _refuse(400, f'Content-Length {declared!r} is not a number')
+    over = (f"over the server's limit of {max_bytes:,} bytes; send fewer images per call "
+            f"(HTTPTarget splits at max_batch={max_batch})")
+    if int(declared) > max_bytes: _refuse(413, f'a request of {int(declared):,} bytes is {over}')
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes: _refuse(413, f'the request is {over}')
+    return bytes(body)
+
+def _from_npy(body):
+    "Images from a .npy body, checked for dtype and shape."
+    try: arr = decode_npy(body)
+    except (ValueError, OSError, EOFError) as e:
+        _refuse(422, f'the body is not a .npy array ({e}); send numpy.save bytes of a float32 or float16 array '
+                     '(N, 3, H, W), without pickle')
+    if arr.dtype.name not in DTYPES:
+        _refuse(422, f'dtype {arr.dtype.name} is not accepted; send {" or ".join(DTYPES)} values in [0, 1]')
+    if arr.ndim != 4 or arr.shape[1] != 3:
+        _refuse(422, f'shape {tuple(arr.shape)}; send a batch (N, 3, H, W) of RGB images')
+    return torch.from_numpy(arr.astype(np.float32))
+
+def _from_png(body):
+    "Images from a JSON body of base64 PNGs, all of one size."
+    try: datas = [base64.b64decode(s, validate=True) for s in json.loads(body)['images']]
+    except (ValueError, KeyError, TypeError) as e:
+        _refuse(422, f'a PNG request is JSON {{"images": [base64 PNG, ...]}} ({type(e).__name__}: {e})')
+    images = []
+    for i, d in enumerate(datas):
+        try: images.append(decode_png(d))
+        except (OSError, ValueError) as e: _refuse(422, f'image {i} is not an 8-bit RGB PNG ({type(e).__name__}: {e})')
+    if not images: _refuse(422, 'no images: send at least one')
+    if len({im.shape for im in images}) > 1:
+        _refuse(422, 'the images of one call differ in size; send one size per call')
+    return torch.stack(images)
+
+def _parse(body, content_type, wires, max_batch, max_side):
+    "The batch of images a request sends, in a wire the server accepts, within its limits and in [0, 1]."
+    kind = content_type.split(';')[0].strip().lower()
+    readers = {NPY: ('npy', _from_npy), JSON: ('png', _from_png)}
+    if kind not in readers or readers[kind][0] not in wires:
+        accepted = ', '.join(f"{k} ({w})" for k, (w, _) in readers.items() if w in wires)
+        _refuse(415, f'content type {kind or "(none)"!r} is not accepted; this server takes {accepted}')
+    x = readers[kind][1](body)
+    n, _, h, w = x.shape
+    if n == 0: _refuse(422, 'no images: send at least one')
+    if n > max_batch:
+        _refuse(413,
+                f"a batch of {n} images is over the server's largest batch of {max_batch}; split it (HTTPTarget does)")
+    if max(h, w) > max_side: _refuse(422, f"images of {h}x{w} are over the server's largest side of {max_side} pixels")
+    if not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+        _refuse(422, 'pixel values must be finite and in [0, 1]')
+    return x
+
+class _Usage:
+    "What a server has answered, in all and by token, under one lock; and its injected failures."
+    def __init__(self, fail_rate=0.0, fail_seed=0):
+        self.lock, self.fail_rate, self.failures = threading.Lock(), fail_rate, random.Random(fail_seed)
+        self.counts = {'calls': 0, 'images': 0, 'rejected': 0, 'failed': 0, 'by_token': {}}
+
+    def mine(self, who): return dict(self.counts['by_token'].get(who, {'calls': 0, 'images': 0}))
+
+    def health(self, who):
+        with self.lock:
+            return {'status': 'ok', **{k: self.counts[k] for k in ('calls', 'images', 'rejected', 'failed')},
+                    'you': self.mine(who)}
+
+    def reject(self):
+        with self.lock: self.counts['rejected'] += 1
+
+    def fail(self):
+        "Whether to fail this call (`fail_rate`, a test switch), counted."
+        with self.lock:
+            fail = self.fail_rate > 0 and self.failures.random() < self.fail_rate
+            self.counts['failed'] += fail
+        return fail
+
+    def query(self, target, x, who):
+        "The target's answer to `x`, counted for the caller `who`, and the caller's usage."
+        with self.lock:
+            scores = target(x)
+            used = self.counts['by_token'].setdefault(who, {'calls': 0, 'images': 0})
+            for counts in (self.counts,
+                           used): counts['calls'], counts['images'] = counts['calls'] + 1, counts['images'] + len(x)
+            return answer(scores, target.output, target.k), dict(used)
 
 def make_app(target, max_batch=256, max_side=1024, max_bytes=256 * 2 ** 20, tokens=(), wires=WIRES,
              fail_rate=0.0, fail_seed=0, delay=0.0):
@@ -101,112 +211,37 @@ def make_app(target, max_batch=256, max_side=1024, max_bytes=256 * 2 ** 20, toke
     for w in wires:
         if w not in WIRES: raise ValueError(f"wire {w!r}; a server accepts some of {WIRES} (--wire).")
     app = FastAPI(title='blackvip target', docs_url=None, redoc_url=None, openapi_url=None)
-    lock = threading.Lock()
-    usage = {'calls': 0, 'images': 0, 'rejected': 0, 'failed': 0, 'by_token': {}}
-    failures = random.Random(fail_seed)
-    secrets = [t.encode() for t in tokens if t]
+    usage, secrets = _Usage(fail_rate, fail_seed), [t.encode() for t in tokens if t]
     size = getattr(target, 'image_size', None)
     size = list(size) if isinstance(size, (tuple, list)) else [size, size] if size else None
-
-    def refuse(status, message): raise HTTPException(status, message)
+    info = {'classnames': target.classnames, 'output': target.output,
+            'k': target.k if target.output == 'topk' else None, 'max_batch': max_batch, 'image_size': size,
+            'max_side': max_side, 'max_bytes': max_bytes, 'wires': list(wires), 'dtypes': list(DTYPES), 'channels': 3,
+            'range': [0, 1]}
 
     @app.exception_handler(HTTPException)
     async def rejected(request, exc):
-        with lock: usage['rejected'] += 1
+        usage.reject()
         return JSONResponse({'detail': exc.detail}, status_code=exc.status_code)
-
-    def caller(request):
-        "The caller's token id; 401 / 403 when the server wants a token and gets none or a wrong one."
-        if not secrets: return 'anonymous'
-        auth = request.headers.get('authorization', '')
-        if not auth.lower().startswith('bearer '):
-            refuse(401, f"missing bearer token: send the header 'Authorization: Bearer TOKEN' (HTTPTarget(token=...), or ${TOKEN_ENV} for blackvip train)")
-        given = auth[7:].strip().encode()
-        accepted = False
-        for s in secrets: accepted |= hmac.compare_digest(given, s)   # every token compared, in constant time
-        if not accepted: refuse(403, 'the bearer token is not accepted by this server')
-        return token_id(given.decode())
-
-    def mine(who): return dict(usage['by_token'].get(who, {'calls': 0, 'images': 0}))
 
     @app.get('/v1/model')
     def model(request: Request):
-        caller(request)
-        return {'classnames': target.classnames, 'output': target.output, 'k': target.k if target.output == 'topk' else None,
-                'max_batch': max_batch, 'image_size': size, 'max_side': max_side, 'max_bytes': max_bytes,
-                'wires': list(wires), 'dtypes': list(DTYPES), 'channels': 3, 'range': [0, 1]}
+        _caller(request, secrets)
+        return info
 
     @app.get('/v1/health')
-    def health(request: Request):
-        who = caller(request)
-        with lock: return {'status': 'ok', **{k: usage[k] for k in ('calls', 'images', 'rejected', 'failed')}, 'you': mine(who)}
-
-    async def read_body(request):
-        declared = request.headers.get('content-length', '0')
-        if not declared.isdigit(): refuse(400, f'Content-Length {declared!r} is not a number')
-        over = f"over the server's limit of {max_bytes:,} bytes; send fewer images per call (HTTPTarget splits at max_batch={max_batch})"
-        if int(declared) > max_bytes: refuse(413, f'a request of {int(declared):,} bytes is {over}')
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_bytes: refuse(413, f'the request is {over}')
-        return bytes(body)
-
-    def from_npy(body):
-        try: arr = decode_npy(body)
-        except (ValueError, OSError, EOFError) as e:
-            refuse(422, f'the body is not a .npy array ({e}); send numpy.save bytes of a float32 or float16 array (N, 3, H, W), without pickle')
-        if arr.dtype.name not in DTYPES: refuse(422, f'dtype {arr.dtype.name} is not accepted; send {" or ".join(DTYPES)} values in [0, 1]')
-        if arr.ndim != 4 or arr.shape[1] != 3: refuse(422, f'shape {tuple(arr.shape)}; send a batch (N, 3, H, W) of RGB images')
-        return torch.from_numpy(arr.astype(np.float32))
-
-    def from_png(body):
-        try: datas = [base64.b64decode(s, validate=True) for s in json.loads(body)['images']]
-        except (ValueError, KeyError, TypeError) as e:
-            refuse(422, f'a PNG request is JSON {{"images": [base64 PNG, ...]}} ({type(e).__name__}: {e})')
-        images = []
-        for i, d in enumerate(datas):
-            try: images.append(decode_png(d))
-            except (OSError, ValueError) as e: refuse(422, f'image {i} is not an 8-bit RGB PNG ({type(e).__name__}: {e})')
-        if not images: refuse(422, 'no images: send at least one')
-        if len({im.shape for im in images}) > 1: refuse(422, 'the images of one call differ in size; send one size per call')
-        return torch.stack(images)
-
-    def parse(body, content_type):
-        kind = content_type.split(';')[0].strip().lower()
-        readers = {NPY: ('npy', from_npy), JSON: ('png', from_png)}
-        if kind not in readers or readers[kind][0] not in wires:
-            accepted = ', '.join(f"{k} ({w})" for k, (w, _) in readers.items() if w in wires)
-            refuse(415, f'content type {kind or "(none)"!r} is not accepted; this server takes {accepted}')
-        x = readers[kind][1](body)
-        n, _, h, w = x.shape
-        if n == 0: refuse(422, 'no images: send at least one')
-        if n > max_batch: refuse(413, f"a batch of {n} images is over the server's largest batch of {max_batch}; split it (HTTPTarget does)")
-        if max(h, w) > max_side: refuse(422, f"images of {h}x{w} are over the server's largest side of {max_side} pixels")
-        if not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1: refuse(422, 'pixel values must be finite and in [0, 1]')
-        return x
-
-    def query(x, who):
-        with lock:
-            scores = target(x)
-            usage['calls'] += 1
-            usage['images'] += len(x)
-            used = usage['by_token'].setdefault(who, {'calls': 0, 'images': 0})
-            used['calls'] += 1
-            used['images'] += len(x)
-            return answer(scores, target.output, target.k), dict(used)
+    def health(request: Request): return usage.health(_caller(request, secrets))
 
     @app.post('/v1/classify')
     async def classify(request: Request):
-        who = caller(request)
-        with lock:
-            fail = fail_rate > 0 and failures.random() < fail_rate
-            usage['failed'] += fail
-        if fail:
-            return JSONResponse({'detail': 'injected failure (fail_rate, a test switch)'}, status_code=503, headers={'Retry-After': '0'})
-        x = parse(await read_body(request), request.headers.get('content-type', ''))
+        who = _caller(request, secrets)
+        if usage.fail():
+            return JSONResponse({'detail': 'injected failure (fail_rate, a test switch)'}, status_code=503,
+                                headers={'Retry-After': '0'})
+        x = _parse(await _read_body(request, max_bytes, max_batch), request.headers.get('content-type', ''), wires,
+                   max_batch, max_side)
         if delay: await asyncio.sleep(delay)
-        ans, used = await run_in_threadpool(query, x, who)
+        ans, used = await run_in_threadpool(usage.query, target, x, who)
         return Response(json.dumps({**ans, 'usage': used}), media_type=JSON)
 
     return app
@@ -236,7 +271,8 @@ class BackgroundServer:
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline: raise RuntimeError(f'the server on {self.url} did not start')
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f'the server on {self.url} did not start')
             time.sleep(0.01)
         return self.url
 
@@ -254,7 +290,8 @@ def _detail(response):
     except ValueError: return response.text[:200]
 
 class HTTPTarget(Target):
-    "A target behind a `blackvip serve` API: images in [0, 1] -> the scores the server reveals, with query accounting and budgets."
+    ("A target behind a `blackvip serve` API: images in [0, 1] -> the scores the server reveals, with query accounting "
+     "and budgets.")
     valid_images_only = True   # the server refuses values outside [0, 1], and 8-bit PNG cannot carry them
     def __init__(self, url, token=None, wire='npy', dtype='float32', retries=5, backoff=0.5, timeout=60.0,
                  budget_images=None, budget_calls=None):
@@ -267,8 +304,11 @@ class HTTPTarget(Target):
         self.client = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
         self.bytes_sent, self.latency, self.retried = 0, 0.0, 0
         self.info = self._send('GET', '/v1/model').json()
-        if self.info['output'] not in OUTPUTS: raise ValueError(f"{self.url} reveals {self.info['output']!r}, which no loss here reads ({OUTPUTS}).")
-        if wire not in self.info['wires']: raise ValueError(f"{self.url} accepts {self.info['wires']}, not {wire!r}; pass --wire {self.info['wires'][0]}.")
+        if self.info['output'] not in OUTPUTS:
+            raise ValueError(f"{self.url} reveals {self.info['output']!r}, which no loss here reads ({OUTPUTS}).")
+        if wire not in self.info['wires']:
+            raise ValueError(f"{self.url} accepts {self.info['wires']}, not {wire!r}; pass --wire "
+                             f"{self.info['wires'][0]}.")
         self.classnames, self.output, self.k = list(self.info['classnames']), self.info['output'], self.info['k'] or 5
         self.max_batch = self.info['max_batch']
 
@@ -284,7 +324,8 @@ class HTTPTarget(Target):
             try: r = self.client.request(method, path, content=content, headers=headers)
             except httpx.ConnectTimeout as e: last = f'connection timed out ({e})'; continue
             except httpx.TimeoutException as e:
-                raise TargetTimeout(f"{self.url}{path} did not answer within {self.client.timeout.read} s. Raise --timeout, lower --max-batch "
+                raise TargetTimeout(f"{self.url}{path} did not answer within {self.client.timeout.read} s. Raise "
+                                    "--timeout, lower --max-batch "
                                     "(smaller calls), or resume later from the last checkpoint.") from e
             except httpx.TransportError as e: last = f'{type(e).__name__}: {e}'; continue
             if r.status_code == 429 or r.status_code >= 500:
@@ -294,11 +335,14 @@ class HTTPTarget(Target):
             if r.status_code >= 400:
                 raise RuntimeError(f"{self.url}{path} refused the request: HTTP {r.status_code}: {_detail(r)}")
             return r
-        raise TargetUnreachable(f"{self.url} did not answer after {self.retries + 1} attempts (last: {last}). A training run keeps its "
-                                "checkpoint: start the server again (or check --target) and run the same command to resume.")
+        raise TargetUnreachable(f"{self.url} did not answer after {self.retries + 1} attempts (last: {last}). A "
+                                "training run keeps its "
+                                "checkpoint: start the server again (or check --target) and run the same command to "
+                                "resume.")
 
     def forward(self, x):
-        "Query the server with a batch of images in [0, 1], in calls of at most its largest batch; returns the scores it reveals."
+        ("Query the server with a batch of images in [0, 1], in calls of at most its largest batch; returns the scores "
+         "it reveals.")
         x = self.admit(x)
         chunks = x.split(self.max_batch)
         self.check_budget(len(x), calls=len(chunks))

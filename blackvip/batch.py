@@ -31,7 +31,8 @@ def load_grid(path):
         if key not in grid: raise ValueError(f"Grid file {path} has no '{key}' entry; see grids/ for examples.")
     nb = Path(grid['notebook'])
     grid['notebook'] = str(nb if nb.is_absolute() else (path.parent / nb).resolve())
-    if not Path(grid['notebook']).exists(): raise FileNotFoundError(f"Grid {path}: notebook {grid['notebook']} not found.")
+    if not Path(grid['notebook']).exists():
+        raise FileNotFoundError(f"Grid {path}: notebook {grid['notebook']} not " "found.")
     grid.setdefault('parameters', {})
     grid.setdefault('rows', 'dataset')
     grid.setdefault('cols', 'method')
@@ -76,7 +77,8 @@ def run_notebook(notebook, params, run_dir, timeout=3600):
         return {'error': msg, 'params': params}
 
 def run_notebook_shipped(source, params, timeout=3600):
-    "On a worker that shares no disk with the client: run notebook text `source` in a temporary folder; returns the record and the run's files."
+    ("On a worker that shares no disk with the client: run notebook text `source` in a temporary folder; returns the "
+     "record and the run's files.")
     with tempfile.TemporaryDirectory(prefix='blackvip-run-') as tmp:
         notebook, run_dir = Path(tmp) / 'experiment.ipynb', Path(tmp) / 'run'
         notebook.write_text(source)
@@ -85,11 +87,13 @@ def run_notebook_shipped(source, params, timeout=3600):
     return {'record': record, 'files': files}
 
 def write_shipped(run_dir, shipped):
-    "Write the files a worker returned under `run_dir` (each name checked to stay inside it); returns the record it returned."
+    ("Write the files a worker returned under `run_dir` (each name checked to stay inside it); returns the record it "
+     "returned.")
     run_dir = Path(run_dir).resolve()
     for name, data in shipped['files'].items():
         dest = (run_dir / name).resolve()
-        if run_dir not in dest.parents: raise ValueError(f"A worker returned the file {name!r}, which is outside its run folder; refused.")
+        if run_dir not in dest.parents:
+            raise ValueError(f"A worker returned the file {name!r}, which is outside its " "run folder; refused.")
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(data)
     return shipped['record']
@@ -100,7 +104,8 @@ def _share_cores(threads):
     os.environ.setdefault('OMP_NUM_THREADS', str(threads))
 
 class LocalExecutor:
-    "Runs on `workers` local processes, the machine's cores shared between them; runs write into the client's folder directly."
+    ("Runs on `workers` local processes, the machine's cores shared between them; runs write into the client's folder "
+     "directly.")
     ships = False
     def __init__(self, workers=1):
         self.threads = max(1, (os.cpu_count() or 1) // workers)
@@ -110,7 +115,8 @@ class LocalExecutor:
     def close(self): self.pool.shutdown()
 
 class DaskExecutor:
-    "Runs on a Dask distributed cluster at `address` (or an existing `Client`); workers are sent the notebook and send the run's files back."
+    ("Runs on a Dask distributed cluster at `address` (or an existing `Client`); workers are sent the notebook and "
+     "send the run's files back.")
     ships = True
     def __init__(self, address):
         from distributed import Client
@@ -126,20 +132,23 @@ class DaskExecutor:
 # %% ../nbs/06b_batch.ipynb #c012
 @dataclass
 class BatchResult:
-    "What a batch left: the records of the grid's runs (finished before or now) and the runs that failed now (run id -> error)."
+    ("What a batch left: the records of the grid's runs (finished before or now) and the runs that failed now (run id "
+     "-> error).")
     records: list
     failed: dict
     runs: int
 
 def check_grid(grid, check):
-    "Pass every run of `grid` through `check` (which raises `ValueError` on settings that cannot run) before any run starts; all problems at once."
+    ("Pass every run of `grid` through `check` (which raises `ValueError` on settings that cannot run) before any run "
+     "starts; all problems at once.")
     problems = {}
     for rid, params in ((run_id(p), p) for p in expand(grid)):
         try: check(params)
         except ValueError as e: problems.setdefault(str(e), []).append(rid)
     if problems:
         lines = [f"- {msg} ({len(ids)} run{'s' * (len(ids) > 1)}, e.g. {ids[0]})" for msg, ids in problems.items()]
-        raise ValueError("The grid holds runs that cannot start, so none was started. Fix the grid file:\n" + '\n'.join(lines))
+        raise ValueError("The grid holds runs that cannot start, so none was started. Fix the grid file:\n"
+                         + '\n'.join(lines))
 
 def _submit(executor, grid, source, params, run_dir, timeout):
     "Submit one run: the notebook's text (`source`) to an executor that ships, its path to one that shares the disk."
@@ -147,7 +156,8 @@ def _submit(executor, grid, source, params, run_dir, timeout):
     return executor.submit(run_notebook, grid['notebook'], params, run_dir, timeout)
 
 def _outcome(executor, future, run_dir):
-    "The record a finished future stands for (the run's files written under `run_dir` first when they were shipped), or an error dict."
+    ("The record a finished future stands for (the run's files written under `run_dir` first when they were shipped), "
+     "or an error dict.")
     try: return write_shipped(run_dir, future.result()) if executor.ships else future.result()
     except Exception as e:   # the worker itself failed (lost, killed); the run's own errors come back as error dicts
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -168,7 +178,8 @@ def run_batch(grid, out, executor=None, timeout=3600, progress=True):
         source = Path(grid['notebook']).read_text() if executor.ships else None   # read once, sent with every run
         futures = {_submit(executor, grid, source, p, out / 'runs' / rid, timeout): rid for rid, p in todo.items()}
         try:
-            for fut in tqdm(executor.as_completed(list(futures)), total=len(futures), desc='runs', disable=not progress):
+            for fut in tqdm(executor.as_completed(list(futures)), total=len(futures), desc='runs',
+                            disable=not progress):
                 rid = futures[fut]
                 rec = _outcome(executor, fut, out / 'runs' / rid)
                 if 'error' in rec:
@@ -186,12 +197,15 @@ def collect(out, runs):
     return recs
 
 def failure_advice(failed, out):
-    "What to do about the runs that failed, from their errors (the same error is named once, with how many runs it stopped)."
+    ("What to do about the runs that failed, from their errors (the same error is named once, with how many runs it "
+     "stopped).")
     errors = Counter(failed.values())
-    lines = [f"{len(failed)} run{'s' * (len(failed) > 1)} failed:"] + [f"- {n} x {msg[:400]}" for msg, n in errors.most_common()]
+    lines = [f"{len(failed)} run{'s' * (len(failed) > 1)} failed:"]
+    lines += [f"- {n} x {msg[:400]}" for msg, n in errors.most_common()]
     if any('timed out' in m.lower() or 'timeout' in m.lower() for m in errors):
         lines.append("A run that ran out of time needs a larger --timeout (seconds one notebook cell may run).")
-    lines.append(f"Each run's error is in {Path(out) / 'runs'}/RUN/error.txt. Fix what they name; then the same command runs only the "
+    lines.append(f"Each run's error is in {Path(out) / 'runs'}/RUN/error.txt. Fix what they name; then the same "
+                 "command runs only the "
                  "failed runs again (finished runs are kept).")
     return '\n'.join(lines)
 
@@ -223,7 +237,8 @@ def table_markdown(cells, rows='dataset', cols='method'):
 
 def table_csv(cells, rows='dataset', cols='method'):
     "The cells as CSV rows: row, col, mean, std, n."
-    return f'{rows},{cols},mean,std,n\n' + ''.join(f'{r},{c},{m:.4f},{s:.4f},{n}\n' for (r, c), (m, s, n) in sorted(cells.items()))
+    body = ''.join(f'{r},{c},{m:.4f},{s:.4f},{n}\n' for (r, c), (m, s, n) in sorted(cells.items()))
+    return f'{rows},{cols},mean,std,n\n' + body
 
 def plot_table(cells, fname):
     "A grouped bar chart of the cells (mean with std error bars), saved to `fname`."
@@ -246,7 +261,8 @@ def plot_table(cells, fname):
     plt.close(fig)
 
 def write_tables(records, out, rows='dataset', cols='method', name='table'):
-    "Write `name.md`, `name.csv` and `name.png` under `out` (nothing when no record has a result); returns the Markdown and the files written."
+    ("Write `name.md`, `name.csv` and `name.png` under `out` (nothing when no record has a result); returns the "
+     "Markdown and the files written.")
     cells = aggregate(records, rows, cols)
     md = table_markdown(cells, rows, cols)
     out = Path(out)
@@ -258,15 +274,19 @@ def write_tables(records, out, rows='dataset', cols='method', name='table'):
 
 # %% ../nbs/06b_batch.ipynb #c017b
 def seeds_markdown(folders, name='BlackVIP', key='seed', mean_row=True, label=None):
-    "A Markdown table, one row per run folder of `blackvip train --compare-zeroshot` (first column the record's `key`, or `label(folder)` headed 'run') and a mean row, from their records."
+    ("A Markdown table, one row per run folder of `blackvip train --compare-zeroshot` (first column the record's "
+     "`key`, or `label(folder)` headed 'run') and a mean row, from their records.")
     rows = []
     for f in folders:
         r, z = (json.loads((Path(f) / sub / 'result.json').read_text()) for sub in ('.', 'zeroshot'))
-        rows.append((label(Path(f)) if label else r[key], 100 * z['accuracy'], 100 * r['accuracy'], 100 * r['accuracy_average_prompt'],
+        rows.append((label(Path(f)) if label else r[key], 100 * z['accuracy'], 100 * r['accuracy'],
+                     100 * r['accuracy_average_prompt'],
                      r['queries'], z['wall_time_s'] + r['wall_time_s']))
-    lines = [f'| {"run" if label else key} | zero-shot | {name} | gain (points) | {name}, every image with the average prompt | training queries | time (s) |',
+    lines = [f'| {"run" if label else key} | zero-shot | {name} | gain (points) | {name}, every image with the '
+             'average prompt | training queries | time (s) |',
              '|---|---|---|---|---|---|---|']
     lines += [f'| {s} | {z:.1f}% | {b:.1f}% | {b - z:+.1f} | {a:.1f}% | {q:,} | {t:.0f} |' for s, z, b, a, q, t in rows]
     mean = lambda i: sum(row[i] for row in rows) / len(rows)
-    if mean_row: lines.append(f'| mean | {mean(1):.1f}% | {mean(2):.1f}% | {mean(2) - mean(1):+.1f} | {mean(3):.1f}% | {mean(4):,.0f} | {mean(5):.0f} |')
+    if mean_row: lines.append(f'| mean | {mean(1):.1f}% | {mean(2):.1f}% | {mean(2) - mean(1):+.1f} | {mean(3):.1f}% '
+                              f'| {mean(4):,.0f} | {mean(5):.0f} |')
     return '\n'.join(lines)

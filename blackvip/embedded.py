@@ -21,7 +21,8 @@ from .targets import DigitCNN, DigitTarget, WEIGHTS_DIR, evaluate, predict, scor
 DIGIT_SIDES = (112, 56, 28, 14)
 
 def colour_pairs(n, generator, min_contrast=0.5):
-    "`n` random (digit, background) colour pairs in [0, 1]^3 whose channels differ by at least `min_contrast` on average."
+    ("`n` random (digit, background) colour pairs in [0, 1]^3 whose channels differ by at least `min_contrast` on "
+     "average.")
     fg, bg = torch.rand(n, 3, generator=generator), torch.rand(n, 3, generator=generator)
     for _ in range(100):
         low = (fg - bg).abs().mean(1) < min_contrast
@@ -33,7 +34,8 @@ def colour_pairs(n, generator, min_contrast=0.5):
 BACKGROUNDS = ('random', 'black')
 
 def render_digits(digits, generator, canvas=112, sides=DIGIT_SIDES, colour=0.0, min_contrast=0.5, background='random'):
-    "Clean renderings of uint8 `digits` at random sizes and places, a `colour` fraction in random colours on a plain `background` ('random' colour or 'black'), the rest white on black: float `(N, 3, canvas, canvas)`."
+    ("Clean renderings of uint8 `digits` at random sizes and places, a `colour` fraction in random colours on a plain "
+     "`background` ('random' colour or 'black'), the rest white on black: float `(N, 3, canvas, canvas)`.")
     if background not in BACKGROUNDS: raise ValueError(f"background={background!r}; use one of {BACKGROUNDS}.")
     n = len(digits)
     out = torch.zeros(n, canvas, canvas)
@@ -63,8 +65,10 @@ def render_digits(digits, generator, canvas=112, sides=DIGIT_SIDES, colour=0.0, 
     return bg[:, :, None, None] + out[:, :1] * (fg - bg)[:, :, None, None]
 
 # %% ../nbs/30_embedded_target.ipynb #c008
-def train_digit_cnn(steps=1500, batch_size=64, lr=3e-3, seed=0, width=8, colour=0.0, background='random', progress=True):
-    "Train `DigitCNN` on freshly rendered clean embedded training digits (a `colour` fraction in random colours on a `background`, see `render_digits`)."
+def train_digit_cnn(steps=1500, batch_size=64, lr=3e-3, seed=0, width=8, colour=0.0, background='random',
+                    progress=True):
+    ("Train `DigitCNN` on freshly rendered clean embedded training digits (a `colour` fraction in random colours on a "
+     "`background`, see `render_digits`).")
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     digits, labels = load_digits(train=True)
@@ -102,7 +106,8 @@ def clean_test_accuracy(target=None, seed=0):
 
 # %% ../nbs/30_embedded_target.ipynb #c020
 def shift_report(target=None, sets=None, shots=16, seed=1):
-    "Per set: zero-shot accuracy, zero-shot cross-entropy and a blank image's cross-entropy on a `shots`-shot subset (the training sets by default)."
+    ("Per set: zero-shot accuracy, zero-shot cross-entropy and a blank image's cross-entropy on a `shots`-shot subset "
+     "(the training sets by default).")
     target = target or DigitTarget()
     sets = sets if sets is not None else synthetic_sets(train=True)
     rows = []
@@ -110,12 +115,14 @@ def shift_report(target=None, sets=None, shots=16, seed=1):
         s, y = predict(target, few_shot(ds, shots, seed))
         with torch.inference_mode(): b = target(torch.zeros_like(ds[0][0])[None]).cpu().expand(len(y), -1)
         rows.append({'set': name, 'zero-shot acc': (s.argmax(-1) == y).float().mean().item(),
-                     'zero-shot CE': score_loss(s, y, target.output).item(), 'blank CE': score_loss(b, y, target.output).item()})
+                     'zero-shot CE': score_loss(s, y, target.output).item(),
+                     'blank CE': score_loss(b, y, target.output).item()})
     return rows
 
 # %% ../nbs/30_embedded_target.ipynb #c030a
 def hand_made(ds, kind, target=None):
-    "Accuracy of `target` (the shipped one by default) on `ds` with a hand-made additive prompt: 'erase_centre' or 'cancel_background'."
+    ("Accuracy of `target` (the shipped one by default) on `ds` with a hand-made additive prompt: 'erase_centre' or "
+     "'cancel_background'.")
     from blackvip.data import centre_box
     x = torch.stack([ds[i][0] for i in range(len(ds))]); y = torch.tensor([ds[i][1] for i in range(len(ds))])
     if kind == 'erase_centre':
@@ -132,7 +139,8 @@ def hand_made_report(target=None):
 
 # %% ../nbs/30_embedded_target.ipynb #c055
 def bias_report(out):
-    "A finished Biased MNIST run's accuracy on bias-aligned images (background of the class's colour) and on the rest, training and test sets."
+    ("A finished Biased MNIST run's accuracy on bias-aligned images (background of the class's colour) and on the "
+     "rest, training and test sets.")
     from blackvip.train import load_saved
     _, train_set, test, target, prompter = load_saved(out)
     report = {}

@@ -109,7 +109,8 @@ class RGF:
 # %% ../nbs/04_estimates.ipynb #q014q
 @dataclass
 class TransferPrior:
-    "The gradient projected on the prior's direction and `q` random directions orthogonal to it, from one-sided differences against a shared centre (`q + 2` queries)."
+    ("The gradient projected on the prior's direction and `q` random directions orthogonal to it, from one-sided "
+     "differences against a shared centre (`q + 2` queries).")
     c: float = 0.01
     gamma: float = 0.1
     q: int = 2
@@ -120,11 +121,13 @@ class TransferPrior:
     def directions(self, prior, generator=None):
         "`q + 1` orthonormal rows: the prior's direction first, then `q` random directions orthogonal to it."
         random = torch.randn(self.q, len(prior), generator=generator).to(prior)
-        return torch.linalg.qr(torch.cat([prior[None], random]).T).Q.T   # the sign of each row does not change the projection
+        # the sign of each row does not change the projection
+        return torch.linalg.qr(torch.cat([prior[None], random]).T).Q.T
 
     def estimate(self, loss_fn, w, k, generator=None):
         prior = getattr(loss_fn, 'prior', None)
-        if prior is None: raise ValueError("The transfer-prior estimator needs a surrogate's gradient as its prior; pass --surrogate NAME|PATH.")
+        if prior is None: raise ValueError("The transfer-prior estimator needs a surrogate's gradient as its prior; "
+                                           "pass --surrogate NAME|PATH.")
         U = self.directions(prior().to(w), generator)
         ck = c_k(k, self.c, self.gamma)
         losses = loss_fn(torch.cat([w[None], w + ck * U]))

@@ -10,11 +10,11 @@ __all__ = ['METHODS', 'SPSA_HPARAMS', 'Method', 'register_method', 'method_hpara
 import torch
 
 from .registry import Registry, HParam
-from .coordinator import Coordinator
-from .prompters import PaddingPrompt, BarFrame, NoPrompt
+from .prompting import PROMPTERS
+import blackvip.coordinator, blackvip.prompters  # noqa: F401 (importing them registers the paper's prompters)
 from .estimates import RGF
 from .optimisers import OPTIMISERS, ZOOptimizer
-from .learners import ZerothOrder, WhiteBox, WhiteBoxSGD
+from .learners import ZerothOrder, Backprop, BackpropSGD
 
 # %% ../nbs/05b_methods.ipynb #m015
 class Method:
@@ -22,24 +22,29 @@ class Method:
     name, summary = None, ''
     hparams = {}
     estimator = None              # the default optimiser of a method that steps with any registered one (`--estimator`)
-    whitebox, trains = False, True
+    needs_gradients, trains = False, True
     fixed_length = False          # True when a schedule depends on the total number of steps (a run cannot be extended)
     epochs_column = 'epochs_bbox'
 
-    def prompter(self, cfg): return NoPrompt()
+    prompter_name = 'none'        # the registered prompter it trains (`--prompter NAME` trains another)
+
+    def prompter(self, cfg): return PROMPTERS.get(cfg.prompter or self.prompter_name).from_config(cfg)
     def optimizer(self, cfg, prompter): return None
 
     def hyperparameters(self):
-        "Its own hyperparameters and, when it steps with a registered optimiser, `estimator` and what every optimiser reads."
+        ("Its own hyperparameters and, when it steps with a registered optimiser, `estimator` and what every optimiser "
+         "reads.")
         if self.estimator is None: return dict(self.hparams)
-        pick = HParam(self.estimator, 'the zeroth-order optimiser (`blackvip list optimisers` describes them)', choices=OPTIMISERS)
+        pick = HParam(self.estimator, 'the zeroth-order optimiser (`blackvip list optimisers` describes them)',
+                      choices=OPTIMISERS)
         return {**self.hparams, 'estimator': pick, **OPTIMISERS.hparams()}
 
     def defaults(self): return {k: h.default for k, h in self.hyperparameters().items()}
 
     def paper(self, row):
         "This method's hyperparameters from a row of the paper's CSVs (columns missing or empty are skipped)."
-        return {k: row[h.column] for k, h in self.hyperparameters().items() if h.column and row.get(h.column) is not None}
+        return {k: row[h.column] for k,
+                h in self.hyperparameters().items() if h.column and row.get(h.column) is not None}
 
     def check(self, values):
         for k, h in self.hyperparameters().items(): h.check(k, values.get(k))
@@ -71,16 +76,20 @@ SPSA_HPARAMS = dict(
     perturbation=HParam('segmented', "SPSA's perturbation: segmented, rademacher or gaussian"))
 
 def _zeroth_order(cfg):
-    "The run's registered optimiser (`cfg.estimator`) behind the step contract (the surrogate, where it needs one, comes with the run: `06_train`)."
+    ("The run's registered optimiser (`cfg.estimator`) behind the step contract (the surrogate, where it needs one, "
+     "comes with the run: `06_train`).")
     return ZerothOrder(OPTIMISERS.get(cfg.estimator)(cfg), max_batch=cfg.max_batch)
 
 @register_method
 class ZeroShot(Method):
-    name, summary, trains = 'zeroshot', 'the target on the images as they are (no prompt, no queries spent on training)', False
+    name, trains = 'zeroshot', False
+    summary = 'the target on the images as they are (no prompt, no queries spent on training)'
 
 @register_method
 class BlackVIP(Method):
-    name, summary = 'blackvip', 'BlackVIP: the Coordinator (frozen encoder + 9,920-parameter decoder) trained by SPSA-GC (--estimator NAME for another)'
+    name = 'blackvip'
+    summary = ('BlackVIP: the Coordinator (frozen encoder + 9,920-parameter decoder) trained by SPSA-GC '
+               '(--estimator NAME for another)')
     estimator = 'spsa-gc'
     hparams = dict(SPSA_HPARAMS, a=HParam(0.01, "SPSA's step size a in a / (k + o)^alpha", 'blackvip_spsa_a', low=0),
                    alpha=HParam(0.4, "SPSA's step-size decay exponent", 'blackvip_alpha', low=0, strict=False),
@@ -88,7 +97,7 @@ class BlackVIP(Method):
                    c=HParam(0.01, "SPSA's perturbation size c", 'blackvip_spsa_c', low=0),
                    beta=HParam(0.9, "SPSA-GC's momentum", 'blackvip_moms', low=0, strict=False),
                    p_eps=HParam(1.0, "the prompt's scale in the prompted image", 'blackvip_p_eps', low=0))
-    def prompter(self, cfg): return Coordinator(cfg.encoder, cfg.encoder_pretrained, cfg.p_eps)
+    prompter_name = 'coordinator'
     def optimizer(self, cfg, prompter): return _zeroth_order(cfg)
 
 @register_method
@@ -99,13 +108,14 @@ class BlackVIPSPSA(BlackVIP):
 
 @register_method
 class VPSPSAGC(Method):
-    name, summary = 'vp_spsa_gc', "VP's padding prompt (30-pixel frame) trained by SPSA-GC (--estimator NAME for another)"
+    name = 'vp_spsa_gc'
+    summary = "VP's padding prompt (30-pixel frame) trained by SPSA-GC (--estimator NAME for another)"
     estimator = 'spsa-gc'
     hparams = dict(SPSA_HPARAMS, a=HParam(40.0, "SPSA's step size a in a / (k + o)^alpha", 'vp_bbox_spsa_a', low=0),
                    alpha=HParam(0.5, "SPSA's step-size decay exponent", 'vp_bbox_alpha', low=0, strict=False),
                    c=HParam(0.01, "SPSA's perturbation size c", 'vp_bbox_spsa_c', low=0),
                    beta=HParam(0.9, "SPSA-GC's momentum", 'vp_bbox_moms', low=0, strict=False))
-    def prompter(self, cfg): return PaddingPrompt(30)
+    prompter_name = 'padding'
     def optimizer(self, cfg, prompter): return _zeroth_order(cfg)
 
 @register_method
@@ -117,34 +127,41 @@ class BAR(Method):
                    mu=HParam(0.01, "RGF's smoothing radius", low=0),
                    q=HParam(5, 'random directions per step (q + 1 queries of the batch)', low=1, strict=False),
                    bar_inner=HParam(194, 'side of the embedded image in the 224 frame', low=0))
-    def prompter(self, cfg): return BarFrame(cfg.bar_inner)
+    prompter_name = 'bar-frame'
     def optimizer(self, cfg, prompter):
-        return ZerothOrder(ZOOptimizer(RGF(mu=cfg.mu, q=cfg.q), rule='plain', a=cfg.lr, schedule='poly', lr_min=cfg.lr_min,
+        return ZerothOrder(ZOOptimizer(RGF(mu=cfg.mu, q=cfg.q), rule='plain', a=cfg.lr, schedule='poly',
+                                       lr_min=cfg.lr_min,
                                        total_steps=cfg.steps, beta=0.0), loss='focal', max_batch=cfg.max_batch)
 
 @register_method
 class VPWhiteBox(Method):
-    name, summary, whitebox = 'vp_whitebox', "VP's padding prompt trained by back-propagation through the target (needs its gradients)", True
+    name, needs_gradients = 'vp_whitebox', True
+    summary = "VP's padding prompt trained by back-propagation through the target (needs its gradients)"
     epochs_column, fixed_length = 'epochs_wbox', True
     hparams = dict(lr=HParam(40.0, 'peak learning rate (the schedule decays from it)', 'vp_wbox_lr', low=0),
                    momentum=HParam(0.9, 'SGD momentum', low=0, strict=False),
                    warmup=HParam(0.1, 'fraction of the steps spent warming up', low=0, strict=False))
-    def prompter(self, cfg): return PaddingPrompt(30)
-    def optimizer(self, cfg, prompter): return WhiteBoxSGD(prompter, cfg.lr, cfg.momentum, cfg.warmup, cfg.steps)
+    prompter_name = 'padding'
+    def optimizer(self, cfg, prompter): return BackpropSGD(prompter, cfg.lr, cfg.momentum, cfg.warmup, cfg.steps)
 
 @register_method
 class BlackVIPWhiteBox(BlackVIP):
-    name, summary, whitebox = 'blackvip_whitebox', "the Coordinator trained with the target's exact gradients (Adam): the ceiling of what SPSA-GC estimates", True
+    name, needs_gradients = 'blackvip_whitebox', True
+    summary = "the Coordinator trained with the target's exact gradients (Adam): the ceiling of what SPSA-GC estimates"
     estimator, fixed_length = None, True
-    hparams = dict(p_eps=BlackVIP.hparams['p_eps'], lr=HParam(0.001, 'peak learning rate (the schedule decays from it)', low=0),
+    hparams = dict(p_eps=BlackVIP.hparams['p_eps'],
+                   lr=HParam(0.001, 'peak learning rate (the schedule decays from it)', low=0),
                    warmup=HParam(0.0, 'fraction of the steps spent warming up', low=0, strict=False))
     def optimizer(self, cfg, prompter):
-        return WhiteBox(torch.optim.Adam(prompter.trainable().parameters(), lr=cfg.lr), cfg.warmup, cfg.steps)
+        return Backprop(torch.optim.Adam(prompter.trainable().parameters(), lr=cfg.lr), cfg.warmup, cfg.steps)
 
 # %% ../nbs/05b_methods.ipynb #m020
 @register_method
 class RandomSearch(Method):
-    name, summary = 'random_search', 'the Coordinator trained by (1 + lambda) random search (an example of adding a method)'
-    hparams = dict(p_eps=HParam(1.0, "the prompt's scale in the prompted image", low=0), **OPTIMISERS.entry('random-search').hparams)
-    def prompter(self, cfg): return Coordinator(cfg.encoder, cfg.encoder_pretrained, cfg.p_eps)
-    def optimizer(self, cfg, prompter): return ZerothOrder(OPTIMISERS.get('random-search')(cfg), max_batch=cfg.max_batch)
+    name = 'random_search'
+    summary = 'the Coordinator trained by (1 + lambda) random search (an example of adding a method)'
+    hparams = dict(p_eps=HParam(1.0, "the prompt's scale in the prompted image", low=0),
+                   **OPTIMISERS.entry('random-search').hparams)
+    prompter_name = 'coordinator'
+    def optimizer(self, cfg, prompter):
+        return ZerothOrder(OPTIMISERS.get('random-search')(cfg), max_batch=cfg.max_batch)

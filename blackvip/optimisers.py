@@ -122,10 +122,12 @@ def random_basis(dim, d, seed):
     return torch.randn(dim, d, generator=torch.Generator().manual_seed(seed)) / math.sqrt(d)
 
 class Subspace:
-    "Optimise `w = w0 + P u` over `u` (`d` numbers) with `opt`, each move of `w` clipped at `max_norm` if given; `P` comes from `seed` and is never stored."
+    ("Optimise `w = w0 + P u` over `u` (`d` numbers) with `opt`, each move of `w` clipped at `max_norm` if given; `P` "
+     "comes from `seed` and is never stored.")
     def __init__(self, opt, d, seed, max_norm=None):
         if d < 1: raise ValueError(f"subspace_dim={d}; the subspace needs at least one dimension.")
-        if max_norm is not None and max_norm <= 0: raise ValueError(f"clip={max_norm}; the largest update norm must be positive.")
+        if max_norm is not None and max_norm <= 0:
+            raise ValueError(f"clip={max_norm}; the largest update norm must " "be positive.")
         self.opt, self.d, self.seed, self.max_norm = opt, d, seed, max_norm
         self.w0 = self.u = self.P = None
 
@@ -138,7 +140,8 @@ class Subspace:
         if self.w0 is None: self.w0, self.u = w.clone(), torch.zeros(self.d, dtype=w.dtype, device=w.device)
         if self.P is None: self.P = random_basis(len(w), self.d, self.seed).to(w)
         new, loss = self.opt.step(lambda U: loss_fn(self.w0 + U @ self.P.T), self.u, generator)
-        if self.max_norm is not None: new = self.u + (new - self.u) * clip_factor(self.P @ (new - self.u), self.max_norm)
+        if self.max_norm is not None:
+            new = self.u + (new - self.u) * clip_factor(self.P @ (new - self.u), self.max_norm)
         self.u = new
         return self.w0 + self.P @ self.u, loss
 
@@ -152,7 +155,8 @@ class Subspace:
 
 # %% ../nbs/04b_optimisers.ipynb #q013
 class CMAES:
-    "pycma's CMA-ES: `popsize` candidates per step scored in one batched query; the current point is the distribution's mean."
+    ("pycma's CMA-ES: `popsize` candidates per step scored in one batched query; the current point is the "
+     "distribution's mean.")
     def __init__(self, sigma0, popsize, seed, diagonal=None):
         if sigma0 <= 0: raise ValueError(f"cma_sigma={sigma0}; CMA-ES's initial step size must be positive.")
         if popsize < 3: raise ValueError(f"popsize={popsize}; CMA-ES (pycma) needs at least 3 candidates per step.")
@@ -165,9 +169,11 @@ class CMAES:
     def _start(self, x0):
         import cma
         rng = np.random.default_rng(self.seed)
-        opts = {'popsize': self.popsize, 'seed': np.nan, 'randn': lambda *shape: rng.standard_normal(shape), 'verbose': -9,
+        opts = {'popsize': self.popsize, 'seed': np.nan, 'randn': lambda *shape: rng.standard_normal(shape),
+                'verbose': -9,
                 'CMA_diagonal': len(x0) > 1000 if self.diagonal is None else self.diagonal, 'CMA_mirrors': 0,
-                'maxiter': math.inf, 'tolfun': 0, 'tolx': 0, 'tolfunhist': 0, 'tolflatfitness': math.inf, 'tolstagnation': math.inf}
+                'maxiter': math.inf, 'tolfun': 0, 'tolx': 0, 'tolfunhist': 0, 'tolflatfitness': math.inf,
+            'tolstagnation': math.inf}
         self.x0 = x0.detach().clone()
         self.es = cma.CMAEvolutionStrategy(self.x0.double().cpu().numpy(), self.sigma0, opts)
 
@@ -184,7 +190,8 @@ class CMAES:
                 'told': torch.stack(self.told) if self.told else torch.empty(0, self.popsize, dtype=torch.float64)}
 
     def load_state_dict(self, state):
-        "Rebuild the search state by replaying the recorded losses (no queries): the same seed asks the same candidates."
+        ("Rebuild the search state by replaying the recorded losses (no queries): the same seed asks the same "
+         "candidates.")
         self.es, self.x0, self.told = None, None, []
         if not state['x0'].numel(): return
         self._start(state['x0'])
@@ -214,14 +221,16 @@ class RandomSearchOptimizer:
 OPTIMISERS = Registry('optimisers', 'optimiser', option='estimator')
 
 def _stepping(estimate, cfg, rule='spsa-gc'):
-    "An estimate behind SPSA's gain schedule and `rule` (SPSA-GC's look-ahead by default), with the run's `a, o, alpha, beta`."
+    ("An estimate behind SPSA's gain schedule and `rule` (SPSA-GC's look-ahead by default), with the run's `a, o, "
+     "alpha, beta`.")
     return ZOOptimizer(estimate, rule=rule, a=cfg.a, o=cfg.o, alpha=cfg.alpha, beta=cfg.beta)
 
 def _spsa(cfg, rule='spsa-gc'): return _stepping(SPSA(cfg.c, cfg.gamma, cfg.sp_avg, cfg.perturbation), cfg, rule)
 
 CLIP = dict(clip=HParam(0.3, 'largest norm of one update (spsa-gc-clip, subspace-spsa-gc)', low=0))
 SUBSPACE = dict(subspace_dim=HParam(512, 'dimensions of the random subspace (subspace-*)', low=1, strict=False))
-CMA = dict(popsize=HParam(10, 'CMA-ES candidates per step, one query of the batch each (cma-es, subspace-cma-es)', low=3, strict=False),
+CMA = dict(popsize=HParam(10, 'CMA-ES candidates per step, one query of the batch each (cma-es, subspace-cma-es)',
+                          low=3, strict=False),
            cma_sigma=HParam(0.01, "CMA-ES's initial step size (cma-es, subspace-cma-es)", low=0))
 
 # %% ../nbs/04b_optimisers.ipynb #q017
@@ -231,28 +240,42 @@ def _spsa_gc(cfg): return _spsa(cfg)
 @OPTIMISERS.register('spsa', 'plain SPSA, no correction (2 sp_avg vectors per step)')
 def _spsa_plain(cfg): return _spsa(cfg, rule='plain')
 
-@OPTIMISERS.register('spsa-gc-clip', "SPSA-GC with each update's norm clipped at clip (2 sp_avg vectors per step)", CLIP)
+@OPTIMISERS.register('spsa-gc-clip', "SPSA-GC with each update's norm clipped at clip (2 sp_avg vectors per step)",
+                     CLIP)
 def _spsa_gc_clip(cfg): return ClippedUpdate(_spsa(cfg), cfg.clip)
 
-@OPTIMISERS.register('subspace-spsa-gc', 'SPSA-GC in a random subspace_dim-dimensional subspace, update clipped at clip (2 sp_avg vectors per step)',
+@OPTIMISERS.register('subspace-spsa-gc',
+                     'SPSA-GC in a random subspace_dim-dimensional subspace, update clipped at clip (2 sp_avg vectors '
+                     'per step)',
                      {**SUBSPACE, **CLIP})
 def _subspace_spsa_gc(cfg): return Subspace(_spsa(cfg), cfg.subspace_dim, cfg.seed, max_norm=cfg.clip)
 
-@OPTIMISERS.register('spsa-gc-one-sided', 'SPSA-GC from sp_avg one-sided differences against one shared centre (sp_avg + 1 vectors per step)')
+@OPTIMISERS.register('spsa-gc-one-sided', 'SPSA-GC from sp_avg one-sided differences against one shared centre '
+                                          '(sp_avg + 1 vectors per step)')
 def _spsa_gc_one_sided(cfg): return _stepping(OneSidedSPSA(cfg.c, cfg.gamma, cfg.sp_avg, cfg.perturbation), cfg)
 
-@OPTIMISERS.register('transfer-prior-gc', "the gradient's projection on a surrogate's gradient and prior_q random directions orthogonal to it, with SPSA-GC's update (prior_q + 2 vectors per step; --surrogate)",
-                     dict(prior_q=HParam(2, "random directions beside the surrogate's per step (transfer-prior-gc)", low=1, strict=False)), prior=True)
+@OPTIMISERS.register('transfer-prior-gc',
+                     "the gradient's projection on a surrogate's gradient and prior_q random directions orthogonal to "
+                     "it, with SPSA-GC's update (prior_q + 2 vectors per step; --surrogate)",
+                     dict(prior_q=HParam(2, "random directions beside the surrogate's per step (transfer-prior-gc)",
+                                         low=1, strict=False)), prior=True)
 def _transfer_prior_gc(cfg): return _stepping(TransferPrior(cfg.c, cfg.gamma, cfg.prior_q), cfg)
 
-@OPTIMISERS.register('cma-es', 'separable CMA-ES (pycma) in the full space, mean as the current point (popsize vectors per step)', CMA)
+@OPTIMISERS.register('cma-es',
+                     'separable CMA-ES (pycma) in the full space, mean as the current point (popsize vectors per step)',
+    CMA)
 def _cma_es(cfg): return CMAES(cfg.cma_sigma, cfg.popsize, cfg.seed)
 
-@OPTIMISERS.register('subspace-cma-es', 'CMA-ES (pycma, full covariance) in a random subspace_dim-dimensional subspace (popsize vectors per step)',
+@OPTIMISERS.register('subspace-cma-es',
+                     'CMA-ES (pycma, full covariance) in a random subspace_dim-dimensional subspace (popsize vectors '
+                     'per step)',
                      {**CMA, **SUBSPACE})
 def _subspace_cma_es(cfg): return Subspace(CMAES(cfg.cma_sigma, cfg.popsize, cfg.seed), cfg.subspace_dim, cfg.seed)
 
-@OPTIMISERS.register('random-search', '(1 + lambda) random search: the best of the point and rs_population moves (rs_population + 1 vectors per step)',
+@OPTIMISERS.register('random-search',
+                     '(1 + lambda) random search: the best of the point and rs_population moves (rs_population + 1 '
+                     'vectors per step)',
                      dict(rs_sigma=HParam(0.01, "random search's move size", low=0),
-                          rs_population=HParam(4, 'moves tried per step (rs_population + 1 queries of the batch)', low=1, strict=False)))
+                          rs_population=HParam(4, 'moves tried per step (rs_population + 1 queries of the batch)',
+                                               low=1, strict=False)))
 def _random_search(cfg): return RandomSearchOptimizer(cfg.rs_sigma, cfg.rs_population)

@@ -20,13 +20,17 @@ class PaddingPrompt(Prompter):
     def __init__(self, prompt_size=30, image_size=224):
         super().__init__()
         if not 0 < 2 * prompt_size < image_size:
-            raise ValueError(f"prompt_size={prompt_size} leaves no image inside a {image_size} frame; use 0 < prompt_size < {image_size // 2}.")
+            raise ValueError(f"prompt_size={prompt_size} leaves no image inside a {image_size} frame; use 0 < "
+                             f"prompt_size < {image_size // 2}.")
         self.image_size, self.prompt_size = image_size, prompt_size
         inner = image_size - 2 * prompt_size
         self.pad_up = nn.Parameter(torch.randn(3, prompt_size, image_size))
         self.pad_down = nn.Parameter(torch.randn(3, prompt_size, image_size))
         self.pad_left = nn.Parameter(torch.randn(3, inner, prompt_size))
         self.pad_right = nn.Parameter(torch.randn(3, inner, prompt_size))
+
+    @classmethod
+    def from_config(cls, cfg): return cls(30)   # the reference's 30-pixel strips
 
     def prompt(self, up, down, left, right):
         "Assemble strips (with any leading batch dims) into a full-size prompt."
@@ -39,7 +43,9 @@ class PaddingPrompt(Prompter):
         k, s, i = len(W), self.prompt_size, self.image_size
         inner = i - 2 * s
         up, down, left, right = torch.split(W, [3 * s * i, 3 * s * i, 3 * inner * s, 3 * inner * s], dim=1)
-        return self.prompt(up.view(k, 3, s, i), down.view(k, 3, s, i), left.view(k, 3, inner, s), right.view(k, 3, inner, s))[:, None]
+        return self.prompt(up.view(k, 3, s, i), down.view(k, 3, s, i), left.view(k, 3, inner, s),
+                           right.view(k, 3, inner,
+            s))[:, None]
 
     def prompted(self, ctx, W, train=True):
         return ctx['x'][None] + self.unit * self.prompts(ctx, W, train)
@@ -64,8 +70,12 @@ class BarFrame(Prompter):
         mask[:, self.lo:self.hi, self.lo:self.hi] = 0
         self.register_buffer('M', mask)
 
+    @classmethod
+    def from_config(cls, cfg): return cls(194 if cfg.bar_inner is None else cfg.bar_inner)
+
     def context(self, x):
-        small = F.interpolate(x, size=(self.inner, self.inner), mode='bilinear', align_corners=False, antialias=True).clamp(0, 1)
+        small = F.interpolate(x, size=(self.inner, self.inner), mode='bilinear', align_corners=False,
+                              antialias=True).clamp(0, 1)
         canvas = small.new_zeros(len(x), 3, self.image_size, self.image_size)
         canvas[:, :, self.lo:self.hi, self.lo:self.hi] = small
         return {'x': canvas}

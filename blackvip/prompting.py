@@ -14,7 +14,7 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 from .registry import Registry
 
 # %% ../nbs/02_prompting.ipynb #p005
-PROMPTERS = Registry('prompters', 'prompter')   # each prompter registers itself where it is defined
+PROMPTERS = Registry('prompters', 'prompter', option='prompter')   # each prompter registers itself where it is defined
 
 NORMALISED_UNIT = 0.2652  # one unit of CLIP-normalised pixel space, in [0, 1] pixels: mean of CLIP's std
 
@@ -26,16 +26,27 @@ class Prompter(nn.Module):
 
     def trainable(self): return self
     def params(self): return parameters_to_vector(self.trainable().parameters()).detach().clone()
-    def set_params(self, w): vector_to_parameters(w.to(next(self.trainable().parameters()).dtype), self.trainable().parameters())
+    def set_params(self, w):
+        vector_to_parameters(w.to(next(self.trainable().parameters()).dtype), self.trainable().parameters())
     def num_params(self): return sum(p.numel() for p in self.trainable().parameters())
 
     def resize(self, x):
         "Images at the prompt's size (bilinear), in [0, 1]."
         if x.shape[-1] == self.image_size and x.shape[-2] == self.image_size: return x
-        return F.interpolate(x, size=(self.image_size, self.image_size), mode='bilinear', align_corners=False).clamp(0, 1)
+        return F.interpolate(x, size=(self.image_size, self.image_size), mode='bilinear',
+                             align_corners=False).clamp(0, 1)
 
     def context(self, x): return {'x': self.resize(x)}
     def prompted(self, ctx, W, train=True): raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, cfg):
+        "This prompter, built from a run's settings (`--prompter NAME`; a prompter that reads settings overrides it)."
+        return cls()
+
+    def averaged(self, data, batch_size=250):
+        "A prompt function adding one prompt, the average over `data`, to every image; None when there is one prompt."
+        return None
 
     def forward(self, x):
         with torch.inference_mode():
@@ -43,7 +54,8 @@ class Prompter(nn.Module):
 
 # %% ../nbs/02_prompting.ipynb #p009
 def show_prompts(prompter, x, y=None, target=None, fname=None):
-    "Images, what the prompt changed (diverging colour map, pixel units) and prompted images; labels and `target`'s answers when given."
+    ("Images, what the prompt changed (diverging colour map, pixel units) and prompted images; labels and `target`'s "
+     "answers when given.")
     import matplotlib
     if fname is not None: matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -51,7 +63,8 @@ def show_prompts(prompter, x, y=None, target=None, fname=None):
     with torch.inference_mode():
         image, prompted = ctx['x'], prompter.prompted(ctx, prompter.params()[None], train=False)[0]
         change = (prompted - image).mean(1)
-        answers = [target(image).argmax(-1).tolist(), target(prompted).argmax(-1).tolist()] if target is not None else None
+        answers = [target(image).argmax(-1).tolist(),
+                   target(prompted).argmax(-1).tolist()] if target is not None else None
     lim = max(change.abs().max().item(), 1e-3)
     n = len(x)
     fig, axes = plt.subplots(3, n, figsize=(1.6 * n + 0.8, 5.2), squeeze=False)
@@ -61,12 +74,14 @@ def show_prompts(prompter, x, y=None, target=None, fname=None):
         axes[0, i].imshow(image[i].permute(1, 2, 0).cpu().numpy())
         axes[0, i].set_title(top, fontsize=8)
         im = axes[1, i].imshow(change[i].cpu().numpy(), cmap='RdBu_r', vmin=-lim, vmax=lim)
-        axes[2, i].imshow(prompted[i].clamp(0, 1).permute(1, 2, 0).cpu().numpy())   # an unclamped prompt shown as a screen shows it
+        # an unclamped prompt shown as a screen shows it
+        axes[2, i].imshow(prompted[i].clamp(0, 1).permute(1, 2, 0).cpu().numpy())
         if answers: axes[2, i].set_title(f'answer {answers[1][i]}', fontsize=8,
                                          color='green' if y is not None and answers[1][i] == int(y[i]) else 'black')
         for r in range(3): axes[r, i].axis('off')
-    for r, name in enumerate(('image', 'prompt (change)', 'prompted')): axes[r, 0].text(-0.1, 0.5, name, transform=axes[r, 0].transAxes,
-                                                                                       rotation=90, va='center', ha='right', fontsize=9)
+    for r, name in enumerate(('image', 'prompt (change)', 'prompted')):
+        axes[r, 0].text(-0.1, 0.5, name, transform=axes[r, 0].transAxes, rotation=90, va='center',
+        ha='right', fontsize=9)
     fig.colorbar(im, ax=axes[1].tolist(), fraction=0.02, pad=0.01, label='pixel change')
     if fname is not None:
         fig.savefig(fname, dpi=80, bbox_inches='tight')

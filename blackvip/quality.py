@@ -34,7 +34,8 @@ class InSubspace:
         return P @ g, loss
 
 def standard_estimators(c=0.005, gamma=0.1, prior=False):
-    "The estimators every quality table shows, by name: SPSA (n = 1, 5, 20), one-sided SPSA (n = 5), RGF (q = 5), subspace SPSA (n = 5, d = 512); with `prior`, the surrogate's gradient alone and the transfer prior (q = 2)."
+    ("The estimators every quality table shows, by name: SPSA (n = 1, 5, 20), one-sided SPSA (n = 5), RGF (q = 5), "
+     "subspace SPSA (n = 5, d = 512); with `prior`, the surrogate's gradient alone and the transfer prior (q = 2).")
     out = {'spsa n=1': SPSA(c, gamma, 1), 'spsa n=5': SPSA(c, gamma, 5), 'spsa n=20': SPSA(c, gamma, 20),
            'one-sided spsa n=5': OneSidedSPSA(c, gamma, 5), 'rgf q=5': RGF(mu=c, q=5),
            'subspace spsa n=5 d=512': InSubspace(SPSA(c, gamma, 5), 512)}
@@ -47,18 +48,22 @@ class PriorAlone:
     def estimate(self, loss_fn, w, k, generator=None): return loss_fn.prior(), float('nan')
 
 def estimate_quality(estimators, prompter, target, batches, trials=10, k=1, seed=0, max_batch=256, surrogate=None):
-    "Per estimator: the mean and std of the cosine between its estimate and the exact gradient over `trials` draws on each `(x, y)` of `batches`, and its queries; `surrogate`'s gradient is the prior."
+    ("Per estimator: the mean and std of the cosine between its estimate and the exact gradient over `trials` draws on "
+     "each `(x, y)` of `batches`, and its queries; `surrogate`'s gradient is the prior.")
     gen, rows = torch.Generator().manual_seed(seed), {}
     w = prompter.params()
     for x, y in batches:
         exact = exact_gradient(prompter, target, x, y)
         prior = exact_gradient(prompter, surrogate, x, y) if surrogate is not None else None
         state = copy.deepcopy(prompter.trainable().state_dict())
-        loss_fn = make_loss_fn(prompter, target, prompter.context(x), y, max_batch, prior=(lambda: prior) if prior is not None else None)
+        loss_fn = make_loss_fn(prompter, target, prompter.context(x), y, max_batch,
+                               prior=(lambda: prior) if prior is not None else None)
         for name, est in estimators.items():
             for _ in range(trials):
-                rows.setdefault(name, []).append(F.cosine_similarity(est.estimate(loss_fn, w, k, gen)[0], exact, dim=0).item())
-        prompter.trainable().load_state_dict(state)   # estimating updates BatchNorm's running statistics; measuring changes nothing
+                g = est.estimate(loss_fn, w, k, gen)[0]
+                rows.setdefault(name, []).append(F.cosine_similarity(g, exact, dim=0).item())
+        # estimating updates BatchNorm's running statistics; measuring changes nothing
+        prompter.trainable().load_state_dict(state)
     return {name: {'cosine': sum(c) / len(c), 'std': torch.tensor(c).std().item() if len(c) > 1 else 0.0,
                    'queries': estimators[name].queries_per_step, 'draws': len(c)} for name, c in rows.items()}
 
@@ -66,41 +71,49 @@ def estimate_quality(estimators, prompter, target, batches, trials=10, k=1, seed
 POINTS = {'start': None, 'mid-way (1,000 steps)': 'midway', 'learned (2,000 steps)': '../main_job/seed1'}
 
 def measure_quality(out, trials=10, batches=3):
-    "Estimate quality of `standard_estimators` at the three points of the main job (`POINTS`, folders under `out`); writes `quality.json` and `quality.png`."
+    ("Estimate quality of `standard_estimators` at the three points of the main job (`POINTS`, folders under `out`); "
+     "writes `quality.json` and `quality.png`.")
     from blackvip.config import RunConfig, make_dataset, make_prompter
     from blackvip.data import few_shot
     from blackvip.targets import DigitTarget
     from blackvip.train import batch_indices, get_batch
     from blackvip.surrogate import load_surrogate
     out = Path(out)
-    cfg = RunConfig(method='blackvip', dataset='loc_mnist_1to1', encoder='pixels', shots=16, batch_size=4, a=0.005, o=100.0).resolve()
+    cfg = RunConfig(method='blackvip', dataset='loc_mnist_1to1', encoder='pixels', shots=16, batch_size=4, a=0.005,
+                    o=100.0).resolve()
     train_set = few_shot(make_dataset(cfg.dataset, True), cfg.shots, seed=cfg.seed)
     data = [get_batch(train_set, batch_indices(len(train_set), cfg.batch_size, cfg.seed, s)) for s in range(batches)]
-    record = {'settings': {'dataset': cfg.dataset, 'seed': cfg.seed, 'batch_size': cfg.batch_size, 'c': cfg.c, 'gamma': cfg.gamma,
+    record = {'settings': {'dataset': cfg.dataset, 'seed': cfg.seed, 'batch_size': cfg.batch_size, 'c': cfg.c,
+                           'gamma': cfg.gamma,
                            'trials': trials, 'batches': batches, 'dimension': make_prompter(cfg).num_params(),
                            'surrogate': 'uci-digits: ' + load_surrogate().trained_on}, 'points': {}}
     for point, folder in POINTS.items():
         prompter = make_prompter(cfg)
         if folder is not None:
             path = out / folder / 'prompt.pt'
-            load_into(prompter.trainable(), load_state(path, 'saved prompt', 'Train it with the command in nbs/06c_estimate_quality.ipynb.'),
+            load_into(prompter.trainable(),
+                      load_state(path, 'saved prompt', 'Train it with the command in nbs/06c_estimate_quality.ipynb.'),
                       path, "the main job's prompt", 'Train it with the command in nbs/06c_estimate_quality.ipynb.')
-        record['points'][point] = estimate_quality(standard_estimators(cfg.c, cfg.gamma, prior=True), prompter, DigitTarget(), data, trials,
-                                                   surrogate=load_surrogate())
+        record['points'][point] = estimate_quality(standard_estimators(cfg.c, cfg.gamma, prior=True), prompter,
+                                                   DigitTarget(), data, trials, surrogate=load_surrogate())
     (out / 'quality.json').write_text(json.dumps(record, indent=1) + '\n')
     plot_quality(record, out / 'quality.png')
     return record
 
 def quality_markdown(record):
-    "A Markdown table of a `measure_quality` record: per estimator, the queries one estimate costs and its mean cosine at each point."
+    ("A Markdown table of a `measure_quality` record: per estimator, the queries one estimate costs and its mean "
+     "cosine at each point.")
     points = list(record['points'])
-    lines = ['| estimator | queries per estimate | ' + ' | '.join(f'cosine, {p}' for p in points) + ' |', '|---|---|' + '---|' * len(points)]
+    lines = ['| estimator | queries per estimate | ' + ' | '.join(f'cosine, {p}' for p in points) + ' |',
+             '|---|---|' + '---|' * len(points)]
     for name, r in record['points'][points[0]].items():
-        lines.append(f"| {name} | {r['queries']} | " + ' | '.join(f"{record['points'][p][name]['cosine']:.3f}" for p in points) + ' |')
+        cosines = ' | '.join(f"{record['points'][p][name]['cosine']:.3f}" for p in points)
+        lines.append(f"| {name} | {r['queries']} | {cosines} |")
     return '\n'.join(lines)
 
 def plot_quality(record, fname):
-    "Cosine with the exact gradient against the queries one estimate costs, one marker per estimator, one colour per point of the run."
+    ("Cosine with the exact gradient against the queries one estimate costs, one marker per estimator, one colour per "
+     "point of the run.")
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -109,11 +122,14 @@ def plot_quality(record, fname):
     for i, (point, rows) in enumerate(record['points'].items()):
         for j, name in enumerate(names):
             r = rows[name]
-            ax.errorbar(max(r['queries'], 1) * 1.03 ** (i - 1), r['cosine'], yerr=r['std'] / math.sqrt(r['draws']), fmt='os^Dvp*X'[j % 8],
+            ax.errorbar(max(r['queries'], 1) * 1.03 ** (i - 1), r['cosine'], yerr=r['std'] / math.sqrt(r['draws']),
+                        fmt='os^Dvp*X'[j % 8],
                         color=f'C{i}', label=point if j == 0 else None, capsize=2)
-            if i == 0: ax.annotate(name, (max(r['queries'], 1), r['cosine']), textcoords='offset points', xytext=(6, 4), fontsize=7)
+            if i == 0: ax.annotate(name, (max(r['queries'], 1), r['cosine']), textcoords='offset points', xytext=(6, 4),
+                                   fontsize=7)
     n = torch.arange(1, 21)
-    ax.plot(2 * n, (n / record['settings']['dimension']).sqrt(), ':', color='grey', lw=1, label='sqrt(n / d), two-sided, 2n copies')
+    ax.plot(2 * n, (n / record['settings']['dimension']).sqrt(), ':', color='grey', lw=1,
+            label='sqrt(n / d), two-sided, 2n copies')
     ax.axhline(0, color='grey', lw=0.8)
     ax.set_xscale('log'); ax.set_xlabel('queries per estimate (prompted copies of the batch)')
     ticks = sorted({r['queries'] for rows in record['points'].values() for r in rows.values()})

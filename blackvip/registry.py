@@ -15,7 +15,8 @@ def flag(name):
 
 @dataclass(frozen=True)
 class HParam:
-    "A hyperparameter: default, one-line help, the paper CSV column that fills it per dataset, and a lower bound or choices."
+    ("A hyperparameter: default, one-line help, the paper CSV column that fills it per dataset, and a lower bound or "
+     "choices.")
     default: object
     help: str
     column: str = None
@@ -36,7 +37,8 @@ class HParam:
 # %% ../nbs/00_registry.ipynb #r008
 @dataclass(frozen=True)
 class Entry:
-    "A registered part: its name, one-line summary, the object (a class or a builder), its hyperparameters and other info."
+    ("A registered part: its name, one-line summary, the object (a class or a builder), its hyperparameters and other "
+     "info.")
     name: str
     summary: str
     obj: object
@@ -46,11 +48,13 @@ class Entry:
 REGISTRIES = {}
 
 def _identity(obj):
-    "What a registered object is, by name: a notebook that runs a registering cell again registers the same thing again."
+    ("What a registered object is, by name: a notebook that runs a registering cell again registers the same thing "
+     "again.")
     return getattr(obj if callable(obj) else type(obj), '__qualname__', repr(obj))
 
 class Registry:
-    "Parts of one `kind` (plural; `one` names a single part) by name, in registration order; `option` is the setting that picks one."
+    ("Parts of one `kind` (plural; `one` names a single part) by name, in registration order; `option` is the setting "
+     "that picks one.")
     def __init__(self, kind, one=None, option=None):
         self.kind, self.one, self.option, self.entries = kind, one or kind[:-1], option, {}
         REGISTRIES[kind] = self   # a notebook that defines a registry again (running its cells) replaces it
@@ -65,7 +69,8 @@ class Registry:
     def add(self, name, obj, summary='', hparams=None, **info):
         "Register `obj` under `name` (a name is registered once)."
         if name in self.entries and _identity(self.entries[name].obj) != _identity(obj):
-            raise ValueError(f"A {self.one} named {name!r} is already registered ({_identity(self.entries[name].obj)}).")
+            raise ValueError(f"A {self.one} named {name!r} is already registered "
+                             f"({_identity(self.entries[name].obj)}).")
         self.entries[name] = Entry(name, summary, obj, dict(hparams or {}), info)
 
     def entry(self, name):

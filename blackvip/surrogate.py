@@ -29,7 +29,8 @@ def uci_digits():
     return (F.pad(big, (4, 4, 4, 4))[:, 0] * 255).round().to(torch.uint8), torch.tensor(y)
 
 class SurrogateCNN(nn.Module):
-    "A digit classifier unlike the target's: 5x5 then 3x3 strided convolutions, GroupNorm, SiLU, global average pooling."
+    ("A digit classifier unlike the target's: 5x5 then 3x3 strided convolutions, GroupNorm, SiLU, global average "
+     "pooling.")
     def __init__(self, width=12):
         super().__init__()
         chans, layers = [3, width, 2 * width, 4 * width, 4 * width], []
@@ -73,9 +74,11 @@ def save_surrogate(net, path=None, trained_on=UCI_TRAINED_ON, classnames=tuple(s
 def load_surrogate(path=None):
     "A saved surrogate as a white-box target, with `trained_on` saying what trained it."
     path = Path(path or SURROGATE_PATH)
-    fix = "Pass a surrogate saved by nbs/30b_surrogate.ipynb (save_surrogate) to --surrogate, or --surrogate uci-digits."
+    fix = ("Pass a surrogate saved by nbs/30b_surrogate.ipynb (save_surrogate) to --surrogate, or --surrogate "
+           "uci-digits.")
     state = load_state(path, 'surrogate', fix, keys=('weights', 'width', 'classnames', 'trained_on'))
-    net = load_into(SurrogateCNN(int(state['width'])), state['weights'], path, f"a SurrogateCNN of width {int(state['width'])}", fix)
+    net = load_into(SurrogateCNN(int(state['width'])), state['weights'], path,
+                    f"a SurrogateCNN of width {int(state['width'])}", fix)
     target = DigitTarget(net.eval(), classnames=state['classnames'])
     target.trained_on = state['trained_on']
     return target

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['OUTPUTS', 'OPENAI_MEAN', 'OPENAI_STD', 'TINY_CLIP', 'WEIGHTS_DIR', 'QueryBudgetExceeded', 'TargetTimeout',
-           'TargetUnreachable', 'WhiteBoxUnavailable', 'Target', 'score_loss', 'predict', 'evaluate',
+           'TargetUnreachable', 'GradientsUnavailable', 'Target', 'score_loss', 'predict', 'evaluate',
            'LocalModelTarget', 'hub_reachable', 'hub_offline', 'create_clip', 'ClipZeroShot', 'register_tiny_clip',
            'load_state', 'load_into', 'DigitCNN', 'DigitTarget', 'load_digit_cnn']
 
@@ -30,7 +30,7 @@ class TargetTimeout(RuntimeError):
 class TargetUnreachable(ConnectionError):
     "Raised when a remote target did not answer after all its retries."
 
-class WhiteBoxUnavailable(RuntimeError):
+class GradientsUnavailable(RuntimeError):
     "Raised when a method needs gradients from a target that only answers queries."
 
 OUTPUTS = ('logits', 'probs', 'topk', 'label')
@@ -47,10 +47,12 @@ class Target(nn.Module):
         self.calls, self.images = 0, 0
         self.clamp, self.clamped_values, self.sent_values = False, 0, 0
 
-    valid_images_only = False   # an in-process model normalises any values arithmetically; a served one takes images in [0, 1] only
+    # an in-process model normalises any values arithmetically; a served one takes images in [0, 1] only
+    valid_images_only = False
 
     def admit(self, x):
-        "The images as they are sent: with `clamp` on, clamped to [0, 1] on this side, the pixel values it moved counted."
+        ("The images as they are sent: with `clamp` on, clamped to [0, 1] on this side, the pixel values it moved "
+         "counted.")
         if not self.clamp: return x
         self.clamped_values += ((x < 0) | (x > 1)).sum().item()
         self.sent_values += x.numel()
@@ -58,11 +60,23 @@ class Target(nn.Module):
 
     @contextmanager
     def unmetered(self):
-        "Within the block queries are measurements, not training: no budget applies, and every counter is put back after it."
-        saved = self.images, self.calls, self.budget_images, self.budget_calls, self.clamped_values, self.sent_values
+        ("Within the block queries are measurements, not training: no budget applies, and every counter is put back "
+         "after it.")
+        saved = {k: getattr(self, k) for k in ('images', 'calls', 'budget_images', 'budget_calls', 'clamped_values',
+                                               'sent_values')}
         self.budget_images = self.budget_calls = None
         try: yield self
-        finally: self.images, self.calls, self.budget_images, self.budget_calls, self.clamped_values, self.sent_values = saved
+        finally:
+            for k, v in saved.items(): setattr(self, k, v)
+
+    @contextmanager
+    def budgeted(self, images=None, calls=None, counts=(0, 0, 0, 0)):
+        ("Within the block at most `images` images in `calls` calls are sent in all (None: no limit), counted on from "
+         "`counts` (images, calls, clamped values, sent values: a resumed run's); no budget applies after it.")
+        self.images, self.calls, self.clamped_values, self.sent_values = counts
+        self.budget_images, self.budget_calls = images, calls
+        try: yield self
+        finally: self.budget_images = self.budget_calls = None
 
     def preprocess(self, x): return x
     def logits(self, x): raise NotImplementedError
@@ -95,19 +109,22 @@ class Target(nn.Module):
             scores = self.scores(self.logits(self.preprocess(self.admit(x))).float())
         took = time.monotonic() - start
         if self.timeout is not None and took > self.timeout:
-            raise TargetTimeout(f"A query of {len(x)} images took {took:.1f} s, over the target's timeout of {self.timeout} s. "
-                                "Lower --max-batch (smaller calls), raise the timeout, or resume later from the last checkpoint.")
+            raise TargetTimeout(f"A query of {len(x)} images took {took:.1f} s, over the target's timeout of "
+                                f"{self.timeout} s. "
+                                "Lower --max-batch (smaller calls), raise the timeout, or resume later from the last "
+                                "checkpoint.")
         return scores
 
-    def whitebox(self):
+    def gradient_path(self):
         "A differentiable `images -> logits` function; only targets that expose their model have one."
-        raise WhiteBoxUnavailable(
+        raise GradientsUnavailable(
             f"{type(self).__name__} answers queries only; white-box methods (vp_whitebox) need a target built "
-            "with white-box access, e.g. ClipZeroShot(..., whitebox=True).")
+            "with gradients allowed, e.g. ClipZeroShot(..., allow_gradients=True).")
 
 # %% ../nbs/01_targets.ipynb #c007
 def score_loss(scores, labels, output, reduction='mean'):
-    "Cross-entropy of `labels` under `scores` given as 'logits', 'probs' or 'topk' probabilities; the 0-1 error under a top-1 'label'."
+    ("Cross-entropy of `labels` under `scores` given as 'logits', 'probs' or 'topk' probabilities; the 0-1 error under "
+     "a top-1 'label'.")
     if output == 'logits': return F.cross_entropy(scores, labels, reduction=reduction)
     if output == 'label':
         err = (scores.argmax(-1) != labels).float()
@@ -117,11 +134,13 @@ def score_loss(scores, labels, output, reduction='mean'):
 
 # %% ../nbs/01_targets.ipynb #c011
 def predict(target, dataset, prompt_fn=None, batch_size=250, progress=False):
-    "Scores `(N, C)` of `target` on `dataset` and its labels `(N,)`, with images passed through `prompt_fn` first when given."
+    ("Scores `(N, C)` of `target` on `dataset` and its labels `(N,)`, with images passed through `prompt_fn` first "
+     "when given.")
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
     scores, labels = [], []
-    for x, y in tqdm(DataLoader(dataset, batch_size=batch_size, shuffle=False), desc='eval', leave=False, disable=not progress):
+    for x, y in tqdm(DataLoader(dataset, batch_size=batch_size, shuffle=False), desc='eval', leave=False,
+                     disable=not progress):
         with torch.inference_mode():
             if prompt_fn is not None: x = prompt_fn(x)
             scores.append(target(x).cpu())
@@ -136,12 +155,12 @@ def evaluate(target, dataset, prompt_fn=None, batch_size=250, progress=False):
 # %% ../nbs/01_targets.ipynb #c014
 class LocalModelTarget(Target):
     "A target over a local `nn.Module`: preprocessing, logits, and white-box access when allowed."
-    def __init__(self, classnames, whitebox=True, **kw):
+    def __init__(self, classnames, allow_gradients=True, **kw):
         super().__init__(classnames, **kw)
-        self.whitebox_access = whitebox
+        self.allow_gradients = allow_gradients
 
-    def whitebox(self):
-        if not self.whitebox_access: return super().whitebox()
+    def gradient_path(self):
+        if not self.allow_gradients: return super().gradient_path()
         def differentiable(x):
             self.calls += 1
             self.images += len(x)
@@ -153,7 +172,8 @@ OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 def hub_reachable(host='huggingface.co', port=443, timeout=3.0):
-    "Whether the Hugging Face hub answers a TCP connection within `timeout` seconds (checked once, before any download)."
+    ("Whether the Hugging Face hub answers a TCP connection within `timeout` seconds (checked once, before any "
+     "download).")
     import socket
     try: socket.create_connection((host, port), timeout=timeout).close()
     except OSError: return False
@@ -161,7 +181,8 @@ def hub_reachable(host='huggingface.co', port=443, timeout=3.0):
 
 @contextmanager
 def hub_offline(offline=True):
-    "Within the block, `huggingface_hub` reads only its local cache: a missing file fails at once instead of after retries."
+    ("Within the block, `huggingface_hub` reads only its local cache: a missing file fails at once instead of after "
+     "retries.")
     import huggingface_hub.constants as hc
     before = hc.HF_HUB_OFFLINE
     hc.HF_HUB_OFFLINE = offline or before
@@ -184,17 +205,25 @@ def create_clip(model_name, pretrained=None, device='cpu'):
     return model.eval(), open_clip.get_tokenizer(model_name)
 
 def _bad_checkpoint(model_name, path, e):
-    "The error for a local checkpoint open_clip could not load: the file named, PyTorch's own advice (load it unsafely) left out."
+    ("The error for a local checkpoint open_clip could not load: the file named, PyTorch's own advice (load it "
+     "unsafely) left out.")
     why = str(e).strip().splitlines()[0][:160] if isinstance(e, RuntimeError) else type(e).__name__
-    return ValueError(f"{path} is not a checkpoint of {model_name} that loads safely (tensors only, {model_name}'s entries): it is damaged, "
-                      f"not a PyTorch file, holds other objects, or holds another model's weights ({why}). Pass the weights file of "
+    return ValueError(f"{path} is not a checkpoint of {model_name} that loads safely (tensors only, {model_name}'s "
+                      "entries): it is damaged, "
+                      f"not a PyTorch file, holds other objects, or holds another model's weights ({why}). Pass the "
+                      "weights file of "
                       f"{model_name} (--pretrained PATH), or a tag such as openai.")
 
 def _offline_hint(model_name, pretrained, e):
-    return (f"Could not load weights {pretrained!r} for {model_name}: they are not in the Hugging Face cache (~/.cache/huggingface/hub) "
-            f"and the hub is unreachable or refused ({type(e).__name__}{'' if isinstance(e, pickle.UnpicklingError) else ': ' + str(e)[:200]}). Where there is network, "
-            f"`python -c \"import open_clip; open_clip.create_model('{model_name}', pretrained='{pretrained}')\"` fills that cache (copy it here), "
-            "or download the checkpoint file and pass its local path: --pretrained /path/to/open_clip_model.bin on the command line, "
+    return (f"Could not load weights {pretrained!r} for {model_name}: they are not in the Hugging Face cache "
+            "(~/.cache/huggingface/hub) "
+            "and the hub is unreachable or refused "
+            f"({type(e).__name__}{'' if isinstance(e, pickle.UnpicklingError) else ': ' + str(e)[:200]}). Where there "
+            "is network, "
+            f"`python -c \"import open_clip; open_clip.create_model('{model_name}', pretrained='{pretrained}')\"` "
+            "fills that cache (copy it here), "
+            "or download the checkpoint file and pass its local path: --pretrained /path/to/open_clip_model.bin on "
+            "the command line, "
             "pretrained='/path/to/open_clip_model.bin' in Python.")
 
 # %% ../nbs/01_targets.ipynb #c017
@@ -249,12 +278,14 @@ def register_tiny_clip():
 
 # %% ../nbs/01_targets.ipynb #c025g
 def load_state(path, what, fix, keys=()):
-    "The dict saved in `path` (`weights_only=True`), checked to hold `keys`; a missing, damaged or other file is refused naming `what` and `fix`."
+    ("The dict saved in `path` (`weights_only=True`), checked to hold `keys`; a missing, damaged or other file is "
+     "refused naming `what` and `fix`.")
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"No {what} at {path}; {fix}")
     try: state = torch.load(path, weights_only=True, map_location='cpu')
     except Exception as e:
-        raise ValueError(f"{path} is not a {what} that loads safely (tensors only): it is damaged, not a PyTorch file, or holds "
+        raise ValueError(f"{path} is not a {what} that loads safely (tensors only): it is damaged, not a PyTorch "
+                         "file, or holds "
                          f"other objects ({type(e).__name__}). {fix}") from None
     missing = [k for k in keys if not isinstance(state, dict) or k not in state]
     if missing: raise ValueError(f"{path} is not a {what}: it holds no {', '.join(map(repr, missing))}. {fix}")
@@ -265,7 +296,8 @@ def load_into(module, state, path, what, fix):
     try: missing, unexpected = module.load_state_dict(state, strict=False)
     except RuntimeError as e: missing, unexpected = [str(e).strip().splitlines()[-1].strip()], []
     if missing or unexpected:
-        raise ValueError(f"{path} does not hold {what}: {len(missing)} entries missing ({', '.join(missing[:3])}), {len(unexpected)} "
+        raise ValueError(f"{path} does not hold {what}: {len(missing)} entries missing ({', '.join(missing[:3])}), "
+                         f"{len(unexpected)} "
                          f"unexpected ({', '.join(unexpected[:3])}). {fix}")
     return module
 
@@ -304,7 +336,8 @@ class DigitTarget(LocalModelTarget):
 def load_digit_cnn(path=None):
     "The shipped embedded digit classifier (or one saved at `path`), loaded with `weights_only=True`."
     path = Path(path or WEIGHTS_DIR / 'digit_cnn.pt')
-    fix = "Pass the weights of a digit classifier saved by nbs/30_embedded_target.ipynb (run it to train them) to --target, or --target embedded."
+    fix = ("Pass the weights of a digit classifier saved by nbs/30_embedded_target.ipynb (run it to train them) "
+               "to --target, or --target embedded.")
     state = load_state(path, 'digit classifier', fix, keys=('width',))
     width = int(state.pop('width'))
     return load_into(DigitCNN(width), state, path, f'a DigitCNN of width {width}', fix).eval()

@@ -1,5 +1,5 @@
-"""A new optimiser or a new target is one registered function in the user's own code: the command line, the checks
-and `blackvip list` see it with no edit to the package."""
+"""A new optimiser, prompter or target is one registered function or class in the user's own code: the command line,
+the checks and `blackvip list` see it with no edit to the package."""
 import json
 import subprocess
 import sys
@@ -12,6 +12,7 @@ TOY = textwrap.dedent('''
     from blackvip.estimates import SPSA
     from blackvip.config import TARGETS, _target_kw
     from blackvip.targets import DigitTarget
+    from blackvip.prompting import PROMPTERS, Prompter
 
     class SignStep:
         "SPSA's estimate, a step of fixed size along its sign."
@@ -36,6 +37,14 @@ TOY = textwrap.dedent('''
         target.forward = lambda x: forward(0.5 * x)
         return target
 
+    @PROMPTERS.register('channel-shift', 'one learned offset per colour channel')
+    class ChannelShift(Prompter):
+        def __init__(self):
+            super().__init__()
+            self.shift = torch.nn.Parameter(torch.zeros(3))
+        def prompted(self, ctx, W, train=True):
+            return (ctx['x'][None] + self.unit * W.view(len(W), 1, 3, 1, 1)).clamp(0, 1)
+
     from blackvip.cli import main
     main()
 ''')
@@ -56,8 +65,21 @@ def test_a_registered_optimiser_and_target_train_from_the_command_line(tmp_path)
     assert record['settings']['target'] == 'half-digits' and record['queries'] == 5 * 2 * 10
 
 
+def test_a_registered_prompter_trains_from_the_command_line(tmp_path):
+    r = blackvip(['train', '--method', 'vp_spsa_gc', '--prompter', 'channel-shift', '--dataset', 'loc_mnist_1to1',
+                  '--steps', '3', '--batch-size', '2', '--test-shots', '2', '--out', 'toy'], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    record = json.loads((tmp_path / 'toy' / 'result.json').read_text())
+    assert record['settings']['prompter'] == 'channel-shift' and record['queries'] == 3 * 2 * 10
+    import torch
+    shift = torch.load(tmp_path / 'toy' / 'prompt.pt', weights_only=True)['shift']
+    assert shift.shape == (3,) and shift.abs().sum() > 0        # the toy's three numbers were trained
+
+
 def test_a_registered_part_is_listed_and_checked(tmp_path):
-    listed = blackvip(['list', 'optimisers'], tmp_path)
-    assert 'sign-spsa' in listed.stdout and 'sign_size' in listed.stdout
+    listed = blackvip(['list'], tmp_path)
+    for name in ('sign-spsa', 'sign_size', 'half-digits', 'channel-shift'): assert name in listed.stdout, name
+    unknown = blackvip(['train', '--prompter', 'no-such', '--out', 'bad'], tmp_path)
+    assert unknown.returncode == 2 and "Unknown prompter 'no-such'" in unknown.stderr and '--prompter' in unknown.stderr
     bad = blackvip(['train', '--estimator', 'sign-spsa', '--sign-size', '-1', '--out', 'bad'], tmp_path)
     assert bad.returncode == 2 and '--sign-size' in bad.stderr and not (tmp_path / 'bad').exists()

@@ -102,7 +102,7 @@ def test_other_settings_refuse_to_resume(tmp_path):
 @pytest.mark.parametrize('args,msg', [
     (['--method', 'blackvip', '--c', '0'], 'c=0.0; it must be > 0'),
     (['--method', 'blackvip', '--dataset', 'cifar'], 'Unknown dataset'),
-    (['--method', 'vp_whitebox', '--no-whitebox'], 'answers queries only'),
+    (['--method', 'vp_whitebox', '--no-allow-gradients'], 'answers queries only'),
     (['--method', 'blackvip', '--shots', '401'], 'at most 400 shots'),
     (['--method', 'blackvip', '--p-eps', '-1'], 'p_eps=-1'),
     (['--method', 'blackvip', '--alpha', '-1'], 'alpha=-1'),
@@ -171,7 +171,7 @@ def test_ctrl_c_saves_checkpoint_and_resumes_bit_identical(tmp_path):
 
 
 def test_failed_run_leaves_no_empty_folder(tmp_path):
-    r = blackvip(['train', '--method', 'vp_whitebox', '--no-whitebox', '--steps', '1', '--out', 'wb', *TINY], tmp_path)
+    r = blackvip(['train', '--method', 'vp_whitebox', '--no-allow-gradients', '--steps', '1', '--out', 'wb', *TINY], tmp_path)
     assert r.returncode == 2 and not (tmp_path / 'wb').exists()
 
 
