@@ -1,4 +1,4 @@
-"""Query efficiency: test accuracy against training queries for every registered estimator, seeds 1-3.
+"""Query efficiency: test accuracy against training queries for the registered estimators, seeds 1-3.
 
 BlackVIP's Coordinator (pooled-pixel encoder) trained by each estimator through the package's own loop
 (`blackvip.train.run`), with the main job's setting (batch 4, a = 0.005, o = 100) and one fixed query budget,
@@ -24,6 +24,7 @@ SETS = {'loc_mnist_1to1': 'embedded', 'biased_mnist_0.9': 'results/black_standin
 MAIN_JOB = dict(method='blackvip', encoder='pixels', shots=16, batch_size=4, a=0.005, o=100.0)
 ESTIMATORS = {   # each estimator's own hyperparameters on top of the main job's (04b_optimisers defaults otherwise)
     'spsa-gc': {},
+    'spsa': {},                     # plain SPSA, no look-ahead correction: the paper's SPSA / SPSA-GC ablation
     'spsa-gc-clip': {'clip': 0.3},
     'subspace-spsa-gc': {'subspace_dim': 512, 'clip': 0.3},
     'cma-es': {'cma_sigma': 0.01, 'popsize': 10},
@@ -65,7 +66,7 @@ def one_run(args):
 
 def recorded(out, cfg):
     "Whether `out` holds a finished record of exactly `cfg` (its settings, steps and estimator)."
-    from blackvip.train import settings_differ
+    from blackvip.runfolder import settings_differ
     record = Path(out) / 'result.json'
     if not record.exists(): return False
     rec, now = json.loads(record.read_text()), cfg.resolve()
