@@ -33,3 +33,6 @@ def test_readme_is_an_entry_point():
         assert needle in README
     for folder in re.findall(r'`(results/[\w/]+)/`', README):
         assert (ROOT / folder).is_dir(), folder
+    for picture in re.findall(r'\]\((results/[\w/.]+\.png)\)', README):
+        assert (ROOT / picture).is_file(), picture
+    assert '(results/estimate_quality/quality.png)' in README      # the estimate-quality figure
