@@ -171,11 +171,10 @@ SERVE_EXAMPLES = '''examples:
   BLACKVIP_API_TOKEN=s3cret blackvip serve --target embedded --output topk --k 3 --wire png
   blackvip serve --target ViT-B-16 --pretrained openai --dataset eurosat --root /data --host 0.0.0.0 --token s3cret'''
 
-RESUME_ADVICE = {
-    'budget_exhausted': 'with a larger --budget-images or --budget-calls',
-    'target_timeout': 'with a larger --timeout',
-    'target_unreachable': 'once the target answers again (a served one: start the server again at the same address)',
-}
+RESUME_ADVICE = {'budget_exhausted': 'with a larger --budget-images or --budget-calls',
+                 'target_timeout': 'with a larger --timeout', 'target_unreachable': 'once the target answers again (a '
+                                                                                    'served one: start the server '
+                                                                                    'again at the same address)'}
 
 
 def number(kind, low, high=None):
@@ -185,15 +184,11 @@ def number(kind, low, high=None):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not {'a whole number' if kind is int else 'a number'}"
-            ) from None
+            what = 'a whole number' if kind is int else 'a number'
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
         if value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(
-                f"{value} is out of range: give {low} to {high}"
-                if high is not None
-                else f"{value} is below {low}: give at least {low}"
-            )
+            raise argparse.ArgumentTypeError(f"{value} is out of range: give {low} to {high}" if high is not None
+                                             else f"{value} is below {low}: give at least {low}")
         return value
 
     return parse
@@ -277,11 +272,8 @@ def _add_eval(sub):
     e = sub.add_parser('eval', help='evaluate the prompt saved in a run folder')
     e.add_argument('--out', required=True, help='the run folder written by `blackvip train`')
     e.add_argument('--dataset', default=None, help='evaluate on another dataset (default: the run\'s own)')
-    e.add_argument(
-        '--picture',
-        action='store_true',
-        help='also redraw prompts.png in the run folder (one test image per class, with the answers)',
-    )
+    e.add_argument('--picture', action='store_true',
+                   help='also redraw prompts.png in the run folder (one test image per class, with the answers)')
     e.set_defaults(func=lambda a: evaluate_saved(a.out, a.dataset, picture=a.picture))
 
 
@@ -326,9 +318,9 @@ def _add_serve(sub):
         a.delay))
 
 def _add_list(sub):
-    m = sub.add_parser(
-        'list', help='list the registered parts: methods, optimisers, prompters, encoders, targets, datasets, ...'
-    )
+    m = sub.add_parser('list',
+                       help='list the registered parts: methods, optimisers, prompters, encoders, targets, datasets, '
+                            '...')
     m.add_argument('kind', nargs='?', help='one kind of part (e.g. methods); all of them when left out')
     m.set_defaults(func=lambda a: list_parts(a.kind))
 
@@ -346,9 +338,6 @@ def main(argv=None):
         print(f'blackvip {args.command}: error: {e}', file=sys.stderr)
         raise SystemExit(2) from e
     except OSError as e:
-        print(
-            f'blackvip {args.command}: error: cannot write {e.filename or "a file"}: {e.strerror or e}. Choose '
-            'another --out, or free space and run the same command again.',
-            file=sys.stderr,
-        )
+        print(f'blackvip {args.command}: error: cannot write {e.filename or "a file"}: {e.strerror or e}. Choose '
+              'another --out, or free space and run the same command again.', file=sys.stderr)
         raise SystemExit(2) from e

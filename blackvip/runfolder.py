@@ -153,15 +153,11 @@ def run_lock(out):
                 print(f"{out}: taking over the lock of process {owner['pid']}, which is no longer running.")
                 lock.unlink(missing_ok=True)
                 continue
-            who = (
-                f"process {owner['pid']} on {owner['host']}, since {owner['since']}" if owner else 'an unknown process'
-            )
-            raise RunLocked(
-                f"{out} is in use by another run ({who}): two runs in one folder would pay for the same queries twice "
-                "and "
-                "mix their metrics. Wait for it to finish or use another --out; if that process is gone, delete "
-                f"{lock}."
-            ) from None
+            who = (f"process {owner['pid']} on {owner['host']}, since {owner['since']}" if owner
+                   else 'an unknown process')
+            raise RunLocked(f"{out} is in use by another run ({who}): two runs in one folder would pay for the same "
+                            "queries twice and mix their metrics. Wait for it to finish or use another --out; if "
+                            f"that process is gone, delete {lock}.") from None
     with os.fdopen(fd, 'w') as f:
         json.dump(me, f)
     try:

@@ -271,10 +271,8 @@ def _train(cfg, out, parts, start, steps, clock, progress):
             if (step + 1) % cfg.ckpt_every == 0 or step + 1 == steps or interrupted:
                 save_checkpoint(ckpt, cfg, step + 1, prompter, opt, generator, target.images, **clock())
             if interrupted:
-                raise RunInterrupted(
-                    f"Interrupted after step {rec['step']} of {steps}; checkpoint saved in {ckpt}. "
-                    "Run the same command again to resume."
-                )
+                raise RunInterrupted(f"Interrupted after step {rec['step']} of {steps}; checkpoint saved in {ckpt}. "
+                                     "Run the same command again to resume.")
         else:
             step = steps
         done = steps if status == 'finished' else step
@@ -286,13 +284,8 @@ def _train(cfg, out, parts, start, steps, clock, progress):
 def _log_step(cfg, log, bar, parts, step, loss, clock):
     "Write one step's line of metrics (with the test accuracy every `eval_every` steps) and show it on the bar."
     target, opt = parts.target, parts.opt
-    rec = {
-        'step': step + 1,
-        'loss': loss,
-        'queries': target.images,
-        'calls': target.calls,
-        'time': round(clock()['wall_time'], 3),
-    }
+    rec = {'step': step + 1, 'loss': loss, 'queries': target.images, 'calls': target.calls,
+           'time': round(clock()['wall_time'], 3)}
     if getattr(opt, 'last_lr', None) is not None:
         rec['lr'] = opt.last_lr
     if cfg.eval_every and (step + 1) % cfg.eval_every == 0:
@@ -310,11 +303,8 @@ def _final_evaluation(cfg, parts, status, progress):
      "the accuracy with the average prompt where the prompt depends on the image.")
     target, test, prompter = parts.target, parts.test, parts.prompter
     try:
-        acc = (
-            evaluate(target, test, prompter, cfg.max_batch, progress=progress)
-            if status != 'target_unreachable'
-            else None
-        )
+        acc = (evaluate(target, test, prompter, cfg.max_batch,
+                        progress=progress) if status != 'target_unreachable' else None)
     except (TargetTimeout, TargetUnreachable) as e:
         acc = None
         print(f'evaluation stopped: {e}')
@@ -350,12 +340,8 @@ def _record(cfg, done, clock, steps_done, status, acc, swap, train_counts, eval_
         record['clamped'] = clamp_report(tuple(train_clamped), eval_clamped)
     if cfg.surrogate is not None:
         spent = clock()['surrogate_seconds']
-        record['surrogate'] = {
-            'name': cfg.surrogate,
-            'trained_on': parts.opt.surrogate.trained_on,
-            'seconds': round(spent, 2),
-            'seconds_per_step': round(spent / max(steps_done, 1), 4),
-        }
+        record['surrogate'] = {'name': cfg.surrogate, 'trained_on': parts.opt.surrogate.trained_on,
+                               'seconds': round(spent, 2), 'seconds_per_step': round(spent / max(steps_done, 1), 4)}
     return record
 
 
