@@ -205,8 +205,7 @@ def failure_advice(failed, out):
     if any('timed out' in m.lower() or 'timeout' in m.lower() for m in errors):
         lines.append("A run that ran out of time needs a larger --timeout (seconds one notebook cell may run).")
     lines.append(f"Each run's error is in {Path(out) / 'runs'}/RUN/error.txt. Fix what they name; then the same "
-                 "command runs only the "
-                 "failed runs again (finished runs are kept).")
+                 "command runs only the failed runs again (finished runs are kept).")
     return '\n'.join(lines)
 
 # %% ../nbs/06b_batch.ipynb #c014

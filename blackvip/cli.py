@@ -107,8 +107,7 @@ def serve_target(target='embedded', dataset='loc_mnist_1to1', pretrained='openai
     if not run: return app
     if host not in LOOPBACK and not tokens:
         print(f"blackvip serve: warning: {host} is reachable from other machines and no token is set; anyone there "
-              "can query (and bill) "
-              f"this model. Set ${TOKEN_ENV} or --token.", file=sys.stderr)
+              f"can query (and bill) this model. Set ${TOKEN_ENV} or --token.", file=sys.stderr)
     print(f"serving {target} on http://{host}:{port}: {len(t.classnames)} classes of {dataset}, reveals {output}, "
           f"takes {wire if wire != 'any' else ' and '.join(WIRES)}{', token required' if tokens else ''}", flush=True)
     serve(app, host, port)
@@ -122,8 +121,7 @@ RUN_HELP = {
                "the URL of a served model, http://HOST:PORT (its token from $BLACKVIP_API_TOKEN)"),
     'pretrained': ('CLIP weights for an open_clip target: a tag (openai, laion2b_s34b_b88k, ...) or a local '
                    'checkpoint path'),
-    'encoder_pretrained': ("pretrained encoder weights (--no-encoder-pretrained: random, the paper's "
-                           "'scratch')"),
+    'encoder_pretrained': ("pretrained encoder weights (--no-encoder-pretrained: random, the paper's 'scratch')"),
     'source': "MNIST for the synthetic sets: 'embedded' (5,000 shipped digits, offline) or 'torchvision'",
     'root': 'data folder (default $BLACKVIP_DATA or ~/.cache/blackvip)',
     'shots': 'training images per class',
@@ -136,18 +134,14 @@ RUN_HELP = {
     'eval_every': 'test every N steps (0: only at the end)',
     'ckpt_every': 'checkpoint every N steps',
     'budget_images': 'most images the target may be sent during training (None: no budget)',
-    'budget_calls': ('most calls (one batch of images each) the target may get during training (None: no '
-                     'budget)'),
-    'output': ('what the target reveals: logits, probs, topk or label (a served target: what its server '
-               'reveals)'),
+    'budget_calls': ('most calls (one batch of images each) the target may get during training (None: no budget)'),
+    'output': ('what the target reveals: logits, probs, topk or label (a served target: what its server reveals)'),
     'wire': ('how images travel to a served target (--target http://...): npy (exact, the default) or png '
              '(8-bit, what real APIs take)'),
-    'retries': ('times a served target is asked again after a connection error, 5xx or 429, with exponential '
-                'backoff'),
+    'retries': ('times a served target is asked again after a connection error, 5xx or 429, with exponential backoff'),
     'timeout': 'seconds the target may take per call (default: no limit)',
     'clamp_prompted': ("clamp prompted images to [0, 1] before they are sent (needed by an unclamped prompt "
-                       "such as vp_spsa_gc's against a served target; the record counts the pixel values "
-                       "clamped)"),
+                       "such as vp_spsa_gc's against a served target; the record counts the pixel values clamped)"),
     'prompter': "a registered prompter to train instead of the method's own (`blackvip list prompters`)",
     'surrogate': ("a white-box model you hold, whose gradient is the prior of --estimator transfer-prior-gc: "
                   "'uci-digits' (shipped, for the embedded sets), a surrogate's weights (*.pt), 'tiny-clip' "

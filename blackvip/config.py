@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['DATASETS', 'HPARAMS_DIR', 'ARCH_NAMES', 'TARGETS', 'make_dataset', 'paper_hparams', 'arch_hparams', 'RunConfig',
-           'check_run', 'target_kind', 'make_target', 'make_surrogate', 'make_prompter', 'make_optimizer']
+           'check_run', 'target_options', 'target_kind', 'make_target', 'make_surrogate', 'make_prompter',
+           'make_optimizer']
 
 # %% ../nbs/05c_config.ipynb #g002
 import csv
@@ -134,8 +135,8 @@ class RunConfig:
     def from_dict(cls, d):
         ("A config from a flat dict (a record's settings, a notebook's parameters): fields and registered method "
          "hyperparameters by name (None: not given), other keys ignored; `d['hparams']` may hold fields too.")
-        names = {f.name for f in fields(cls)}
-        extra = {**{k: v for k, v in d.items() if k in method_hparams() and k not in names and v is not None},
+        names, known = {f.name for f in fields(cls)}, method_hparams()
+        extra = {**{k: v for k, v in d.items() if k in known and k not in names and v is not None},
                  **(d.get('hparams') or {})}
         kw = {k: v for k, v in d.items() if k in names and k != 'hparams'}
         kw.update({k: extra.pop(k) for k in list(extra) if k in names})
@@ -160,8 +161,7 @@ class RunConfig:
         if self.epochs == 'paper':
             if 'epochs' not in paper:
                 raise ValueError(f"epochs='paper' but the paper gives no epochs for {self.dataset!r} and "
-                                 f"{self.method!r}; "
-                                 "give a number.")
+                                 f"{self.method!r}; give a number.")
             filled['epochs'] = paper['epochs']
         return filled
 
@@ -199,8 +199,7 @@ def _check_surrogate(cfg):
     wants = estimator in OPTIMISERS and OPTIMISERS.entry(estimator).info.get('prior', False)
     if wants and cfg.surrogate is None:
         raise ValueError(f"--estimator {estimator} steps with a surrogate's gradient as its prior; pass --surrogate "
-                         "NAME|PATH "
-                         "(uci-digits for the embedded sets, an open_clip model NAME:TAG for CLIP targets).")
+                         "NAME|PATH (uci-digits for the embedded sets, an open_clip model NAME:TAG for CLIP targets).")
     if cfg.surrogate is not None and not wants:
         takers = [e for e in OPTIMISERS if OPTIMISERS.entry(e).info.get('prior')]
         raise ValueError(f"--surrogate is used only by estimators that take a prior ({takers}); {cfg.method} with "
@@ -215,7 +214,9 @@ def check_run(params):
 # %% ../nbs/05c_config.ipynb #c016
 TARGETS = Registry('targets', 'target', option='target')
 
-def _target_kw(cfg): return dict(output=cfg.output, allow_gradients=cfg.allow_gradients, timeout=cfg.timeout)
+def target_options(cfg):
+    "What every target takes from a run's settings: what it reveals, whether it allows gradients, its timeout."
+    return dict(output=cfg.output, allow_gradients=cfg.allow_gradients, timeout=cfg.timeout)
 
 def target_kind(spec):
     "The registered target that serves `spec`: the one of that name, else the first whose `serves(spec)` holds."
@@ -227,13 +228,13 @@ def make_target(cfg, classnames, template):
     return target_kind(cfg.target).obj(cfg, classnames, template)
 
 @TARGETS.register('embedded', 'the digit classifier shipped with the package (offline)')
-def _embedded(cfg, classnames, template): return DigitTarget(classnames=classnames, **_target_kw(cfg))
+def _embedded(cfg, classnames, template): return DigitTarget(classnames=classnames, **target_options(cfg))
 
 @TARGETS.register('tiny-clip', 'a tiny open_clip model with random weights (tests)')
 def _tiny_clip(cfg, classnames, template):
     torch.manual_seed(0)
     model, tok = create_clip(register_tiny_clip(), pretrained=None)
-    return ClipZeroShot.from_model(model, tok, classnames, template, **_target_kw(cfg))
+    return ClipZeroShot.from_model(model, tok, classnames, template, **target_options(cfg))
 
 @TARGETS.register('http', 'a model served over HTTP: --target http(s)://HOST:PORT (blackvip serve)',
                   serves=lambda spec: spec.startswith(('http://', 'https://')))
@@ -242,12 +243,12 @@ def _http(cfg, classnames, template): return _remote_target(cfg, classnames)
 @TARGETS.register('digit-cnn-file', 'a digit classifier saved by the package: --target PATH.pt',
                   serves=lambda spec: spec.endswith('.pt'))
 def _digit_file(cfg, classnames, template):
-    return DigitTarget(load_digit_cnn(cfg.target), classnames=classnames, **_target_kw(cfg))
+    return DigitTarget(load_digit_cnn(cfg.target), classnames=classnames, **target_options(cfg))
 
 @TARGETS.register('open-clip', 'zero-shot CLIP by open_clip model name: --target ViT-B-16 --pretrained openai',
                   serves=lambda spec: True)
 def _open_clip(cfg, classnames, template):
-    return ClipZeroShot(cfg.target, cfg.pretrained, classnames, template, **_target_kw(cfg))
+    return ClipZeroShot(cfg.target, cfg.pretrained, classnames, template, **target_options(cfg))
 
 def _remote_target(cfg, classnames):
     "An `HTTPTarget` at `cfg.target`, checked to classify the dataset's classes and to reveal what the run records."

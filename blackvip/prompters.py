@@ -29,9 +29,6 @@ class PaddingPrompt(Prompter):
         self.pad_left = nn.Parameter(torch.randn(3, inner, prompt_size))
         self.pad_right = nn.Parameter(torch.randn(3, inner, prompt_size))
 
-    @classmethod
-    def from_config(cls, cfg): return cls(30)   # the reference's 30-pixel strips
-
     def prompt(self, up, down, left, right):
         "Assemble strips (with any leading batch dims) into a full-size prompt."
         inner = self.image_size - 2 * self.prompt_size

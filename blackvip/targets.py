@@ -211,20 +211,17 @@ def _bad_checkpoint(model_name, path, e):
     return ValueError(f"{path} is not a checkpoint of {model_name} that loads safely (tensors only, {model_name}'s "
                       "entries): it is damaged, "
                       f"not a PyTorch file, holds other objects, or holds another model's weights ({why}). Pass the "
-                      "weights file of "
-                      f"{model_name} (--pretrained PATH), or a tag such as openai.")
+                      f"weights file of {model_name} (--pretrained PATH), or a tag such as openai.")
 
 def _offline_hint(model_name, pretrained, e):
     return (f"Could not load weights {pretrained!r} for {model_name}: they are not in the Hugging Face cache "
-            "(~/.cache/huggingface/hub) "
-            "and the hub is unreachable or refused "
+            "(~/.cache/huggingface/hub) and the hub is unreachable or refused "
             f"({type(e).__name__}{'' if isinstance(e, pickle.UnpicklingError) else ': ' + str(e)[:200]}). Where there "
             "is network, "
             f"`python -c \"import open_clip; open_clip.create_model('{model_name}', pretrained='{pretrained}')\"` "
             "fills that cache (copy it here), "
             "or download the checkpoint file and pass its local path: --pretrained /path/to/open_clip_model.bin on "
-            "the command line, "
-            "pretrained='/path/to/open_clip_model.bin' in Python.")
+            "the command line, pretrained='/path/to/open_clip_model.bin' in Python.")
 
 # %% ../nbs/01_targets.ipynb #c017
 class ClipZeroShot(LocalModelTarget):
@@ -285,8 +282,7 @@ def load_state(path, what, fix, keys=()):
     try: state = torch.load(path, weights_only=True, map_location='cpu')
     except Exception as e:
         raise ValueError(f"{path} is not a {what} that loads safely (tensors only): it is damaged, not a PyTorch "
-                         "file, or holds "
-                         f"other objects ({type(e).__name__}). {fix}") from None
+                         f"file, or holds other objects ({type(e).__name__}). {fix}") from None
     missing = [k for k in keys if not isinstance(state, dict) or k not in state]
     if missing: raise ValueError(f"{path} is not a {what}: it holds no {', '.join(map(repr, missing))}. {fix}")
     return state
@@ -297,8 +293,7 @@ def load_into(module, state, path, what, fix):
     except RuntimeError as e: missing, unexpected = [str(e).strip().splitlines()[-1].strip()], []
     if missing or unexpected:
         raise ValueError(f"{path} does not hold {what}: {len(missing)} entries missing ({', '.join(missing[:3])}), "
-                         f"{len(unexpected)} "
-                         f"unexpected ({', '.join(unexpected[:3])}). {fix}")
+                         f"{len(unexpected)} unexpected ({', '.join(unexpected[:3])}). {fix}")
     return module
 
 # %% ../nbs/01_targets.ipynb #c026

@@ -136,10 +136,8 @@ def check_range(cfg, prompter, target):
     raise ValueError(f"{cfg.method}'s prompt ({type(prompter).__name__}) is added without a clamp, as the reference "
                      "adds it, so its "
                      f"prompted images leave [0, 1]; {cfg.target} takes images in [0, 1] only, as real image APIs do. "
-                     "Pass "
-                     "--clamp-prompted to clamp them on this side (the record says so and counts the pixel values "
-                     "clamped), "
-                     "or train against an in-process target.")
+                     "Pass --clamp-prompted to clamp them on this side (the record says so and counts the pixel values "
+                     "clamped), or train against an in-process target.")
 
 # %% ../nbs/06_train.ipynb #c028
 def run(cfg, out, resume=True, progress=True):
@@ -218,8 +216,7 @@ def _check_extension(cfg, out, method, start, planned, steps, progress):
     "Refuse a resume that would shorten a run or change a fixed-length schedule; say so when a run is extended."
     if start > steps:
         raise ValueError(f"{out} holds a run of {start} steps and this one asks for {steps}. Ask for --steps {start} "
-                         "to "
-                         "report it, or start over with --no-resume or another --out.")
+                         "to report it, or start over with --no-resume or another --out.")
     if planned != steps and method.fixed_length:
         raise ValueError(f"{out} holds a run planned for {planned} steps, and {cfg.method}'s schedule depends on the "
                          f"total: resume it with --steps {planned}, or start over with --no-resume or another --out.")

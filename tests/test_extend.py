@@ -10,7 +10,7 @@ TOY = textwrap.dedent('''
     from blackvip.registry import HParam
     from blackvip.optimisers import OPTIMISERS, ZOOptimizer
     from blackvip.estimates import SPSA
-    from blackvip.config import TARGETS, _target_kw
+    from blackvip.config import TARGETS, target_options
     from blackvip.targets import DigitTarget
     from blackvip.prompting import PROMPTERS, Prompter
 
@@ -32,7 +32,7 @@ TOY = textwrap.dedent('''
 
     @TARGETS.register('half-digits', 'the embedded classifier, shown images at half brightness')
     def half_digits(cfg, classnames, template):
-        target = DigitTarget(classnames=classnames, **_target_kw(cfg))
+        target = DigitTarget(classnames=classnames, **target_options(cfg))
         forward = target.forward
         target.forward = lambda x: forward(0.5 * x)
         return target
