@@ -31,6 +31,7 @@ ESTIMATORS = {   # each estimator's own hyperparameters on top of the main job's
     'subspace-cma-es': {'subspace_dim': 512, 'cma_sigma': 0.01, 'popsize': 10},
     'spsa-gc-one-sided': {},
     'transfer-prior-gc': {'a': 1.0, 'surrogate': 'uci-digits', 'budget': 8_000},   # a tuned on seed 1 of Loc-MNIST 1:1 (1 of 1, 4, 16)
+    'exact-gc': {'a': 1.0, 'budget': 4_000},   # a measurement: the target's exact gradient (unit length), same update; a chosen on seed 1 of Loc-MNIST 1:4 (1 of 1, 3)
 }
 RUN_FIELDS = ('surrogate',)   # estimator settings that are run-level fields, not hyperparameters
 # an estimator with a `budget` of its own is run only that far (a fifth of SPSA-GC's: whether it gets there within 0.20 of the queries)

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['DATASETS', 'HPARAMS_DIR', 'ARCH_NAMES', 'TARGETS', 'make_dataset', 'paper_hparams', 'arch_hparams', 'RunConfig',
-           'check_run', 'target_options', 'target_kind', 'make_target', 'make_surrogate', 'make_prompter',
-           'make_optimizer']
+           'reads_gradients', 'check_run', 'target_options', 'target_kind', 'make_target', 'make_surrogate',
+           'make_prompter', 'make_optimizer']
 
 # %% ../nbs/05c_config.ipynb #g002
 import csv
@@ -204,6 +204,13 @@ def _check_surrogate(cfg):
         takers = [e for e in OPTIMISERS if OPTIMISERS.entry(e).info.get('prior')]
         raise ValueError(f"--surrogate is used only by estimators that take a prior ({takers}); {cfg.method} with "
                          f"{estimator or 'its optimiser'} would ignore it. Drop --surrogate or pass --estimator.")
+
+
+def reads_gradients(cfg):
+    "Whether a run reads the target's gradients: a white-box method, or an optimiser that measures with the exact one."
+    estimator = (cfg.hparams or {}).get('estimator')
+    by_optimiser = estimator in OPTIMISERS and OPTIMISERS.entry(estimator).info.get('gradients', False)
+    return METHODS.get(cfg.method).needs_gradients or by_optimiser
 
 
 def check_run(params):

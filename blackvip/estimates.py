@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['PERTURBATIONS', 'SMOOTHING', 'a_k', 'c_k', 'segmented_uniform', 'rademacher', 'gaussian', 'SPSA', 'OneSidedSPSA',
-           'RGF', 'TransferPrior']
+           'RGF', 'TransferPrior', 'ExactGradient', 'HistoryPrior']
 
 # %% ../nbs/04_estimates.ipynb #c002
+import math
 from dataclasses import dataclass
 
 import torch
@@ -132,3 +133,45 @@ class TransferPrior:
         ck = c_k(k, self.c, self.gamma)
         losses = loss_fn(torch.cat([w[None], w + ck * U]))
         return ((losses[1:] - losses[0]) / ck) @ U, losses[0].item()
+
+# %% ../nbs/04_estimates.ipynb #q014v
+@dataclass
+class ExactGradient:
+    ("The batch's exact gradient as a unit vector (`loss_fn.gradient()`: a measurement, it needs the target's gradients) "
+     "or, with `cos < 1`, a unit vector at exactly that cosine with it (isotropic noise orthogonal to it).")
+    cos: float = 1.0
+    queries_per_step = 1   # the batch once, forward and backward
+
+    def __post_init__(self):
+        if not 0 < self.cos <= 1: raise ValueError(f"exact_cos={self.cos}; a cosine in (0, 1] (--exact-cos).")
+
+    def estimate(self, loss_fn, w, k, generator=None):
+        gradient = getattr(loss_fn, 'gradient', None)
+        if gradient is None: raise ValueError("The exact-gradient estimate needs an oracle with the target's gradient "
+                                              "(`loss_fn.gradient`); the zeroth-order learner gives one.")
+        g, loss = gradient()
+        g = g.to(w) / g.norm().clamp_min(1e-12)
+        if self.cos < 1:
+            n = torch.randn(len(w), generator=generator).to(w)
+            n = n - (n @ g) * g
+            g = self.cos * g + math.sqrt(1 - self.cos ** 2) * n / n.norm()
+        return g, loss
+
+# %% ../nbs/04_estimates.ipynb #q014y
+@dataclass
+class HistoryPrior(TransferPrior):
+    ("`TransferPrior` with its own last estimate as the prior (a random direction at the first step): a prior learned "
+     "from the answers already paid for (`q + 2` queries).")
+    last: torch.Tensor = None
+
+    def estimate(self, loss_fn, w, k, generator=None):
+        prior = self.last if self.last is not None else torch.randn(len(w), generator=generator)
+        U = self.directions(prior.to(w), generator)
+        ck = c_k(k, self.c, self.gamma)
+        losses = loss_fn(torch.cat([w[None], w + ck * U]))
+        g = ((losses[1:] - losses[0]) / ck) @ U
+        self.last = g.detach().clone()
+        return g, losses[0].item()
+
+    def state_dict(self): return {'last': self.last if self.last is not None else torch.empty(0)}
+    def load_state_dict(self, state): self.last = state['last'] if state['last'].numel() else None

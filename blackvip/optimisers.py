@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .registry import Registry, HParam
-from .estimates import SPSA, OneSidedSPSA, TransferPrior, a_k
+from .estimates import SPSA, OneSidedSPSA, TransferPrior, HistoryPrior, ExactGradient, a_k
 
 # %% ../nbs/04b_optimisers.ipynb #c019
 def spsa_gc_step(w, g, m, lr, beta):
@@ -69,11 +69,15 @@ class ZOOptimizer:
         else: w = plain_step(w, g, self.last_lr)
         return w, loss
 
-    def state_dict(self): return {'k': torch.tensor(self.k), 'm': self.m if self.m is not None else torch.empty(0)}
+    def state_dict(self):
+        state = {'k': torch.tensor(self.k), 'm': self.m if self.m is not None else torch.empty(0)}
+        if hasattr(self.estimate, 'state_dict'): state['estimate'] = self.estimate.state_dict()   # an estimate's prior
+        return state
 
     def load_state_dict(self, state):
         self.k = int(state['k'])
         self.m = state['m'] if state['m'].numel() else None
+        if 'estimate' in state: self.estimate.load_state_dict(state['estimate'])
 
 # %% ../nbs/04b_optimisers.ipynb #q007
 def clip_factor(move, max_norm):
@@ -239,9 +243,22 @@ def _spsa_gc_one_sided(cfg): return _stepping(OneSidedSPSA(cfg.c, cfg.gamma, cfg
 @OPTIMISERS.register('transfer-prior-gc',
                      "the gradient's projection on a surrogate's gradient and prior_q random directions orthogonal to "
                      "it, with SPSA-GC's update (prior_q + 2 vectors per step; --surrogate)",
-                     dict(prior_q=HParam(2, "random directions beside the surrogate's per step (transfer-prior-gc)",
+                     dict(prior_q=HParam(2, "random directions beside the prior's per step (transfer-prior-gc, history-prior-gc)",
                                          low=1, strict=False)), prior=True)
 def _transfer_prior_gc(cfg): return _stepping(TransferPrior(cfg.c, cfg.gamma, cfg.prior_q), cfg)
+
+@OPTIMISERS.register('history-prior-gc',
+                     "the gradient's projection on the last estimate's direction and prior_q random directions "
+                     "orthogonal to it, with SPSA-GC's update (prior_q + 2 vectors per step; no surrogate)")
+def _history_prior_gc(cfg): return _stepping(HistoryPrior(cfg.c, cfg.gamma, cfg.prior_q), cfg)
+
+@OPTIMISERS.register('exact-gc',
+                     "a measurement, not a black-box method: the target's exact gradient as a unit vector (degraded to "
+                     "exact_cos by isotropic noise when below 1) with SPSA-GC's update (1 vector per step; needs the "
+                     "target's gradients)",
+                     dict(exact_cos=HParam(1.0, "the estimate's cosine with the exact gradient (exact-gc)", low=0)),
+                     gradients=True)
+def _exact_gc(cfg): return _stepping(ExactGradient(cfg.exact_cos), cfg)
 
 @OPTIMISERS.register('cma-es',
                      'separable CMA-ES (pycma) in the full space, mean as the current point (popsize vectors per step)',

@@ -26,7 +26,8 @@ from tqdm.auto import tqdm
 
 from .data import few_shot, dataset_targets
 from .targets import QueryBudgetExceeded, TargetTimeout, TargetUnreachable, evaluate, load_state, load_into
-from .config import RunConfig, make_dataset, make_target, make_prompter, make_optimizer, make_surrogate
+from .config import (RunConfig, make_dataset, make_target, make_prompter, make_optimizer, make_surrogate,
+                             reads_gradients)
 from .prompting import show_prompts
 from .methods import METHODS
 from .runfolder import (RunInterrupted, run_lock, save_checkpoint, load_checkpoint, finished_record, step_state,
@@ -122,7 +123,7 @@ def build(cfg):
     if cfg.epochs is not None: cfg.steps = cfg.epochs * math.ceil(len(train_set) / cfg.batch_size)
     target = make_target(cfg, train_full.classnames, train_full.template)
     target.clamp = cfg.clamp_prompted
-    if METHODS.get(cfg.method).needs_gradients: target.gradient_path()
+    if reads_gradients(cfg): target.gradient_path()
     prompter = make_prompter(cfg)
     check_range(cfg, prompter, target)
     opt = make_optimizer(cfg, prompter)

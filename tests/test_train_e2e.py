@@ -103,6 +103,8 @@ def test_other_settings_refuse_to_resume(tmp_path):
     (['--method', 'blackvip', '--c', '0'], 'c=0.0; it must be > 0'),
     (['--method', 'blackvip', '--dataset', 'cifar'], 'Unknown dataset'),
     (['--method', 'vp_whitebox', '--no-allow-gradients'], 'answers queries only'),
+    (['--method', 'blackvip', '--estimator', 'exact-gc', '--no-allow-gradients'], '--estimator exact-gc'),
+    (['--method', 'blackvip', '--estimator', 'exact-gc', '--exact-cos', '0'], 'exact_cos=0.0'),
     (['--method', 'blackvip', '--shots', '401'], 'at most 400 shots'),
     (['--method', 'blackvip', '--p-eps', '-1'], 'p_eps=-1'),
     (['--method', 'blackvip', '--alpha', '-1'], 'alpha=-1'),
