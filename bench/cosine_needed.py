@@ -100,7 +100,7 @@ def main():
     p.add_argument('--cosines', nargs='+', type=float, default=[1.0, 0.1, 0.05, 0.03, 0.02])
     p.add_argument('--seeds', nargs='+', type=int, default=[1, 2, 3])
     p.add_argument('--steps', type=int, default=1000, help="steps per run (SPSA-GC's within 40,000 images)")
-    p.add_argument('--eval-every', type=int, default=100)
+    p.add_argument('--eval-every', type=int, default=50)
     p.add_argument('--workers', type=int, default=2)
     p.add_argument('--out', default='results/cosine_needed')
     p.add_argument('--report-only', action='store_true', help='only summarise the records already in --out')

@@ -31,35 +31,44 @@ ESTIMATORS = {   # each estimator's own hyperparameters on top of the main job's
     'subspace-cma-es': {'subspace_dim': 512, 'cma_sigma': 0.01, 'popsize': 10},
     'spsa-gc-one-sided': {},
     'transfer-prior-gc': {'a': 1.0, 'surrogate': 'uci-digits', 'budget': 8_000},   # a tuned on seed 1 of Loc-MNIST 1:1 (1 of 1, 4, 16)
+    'spsa-gc-one-sided-a0.0025': {'estimator': 'spsa-gc-one-sided', 'a': 0.0025},   # the one-sided estimate at half the step size: it takes 1,666 steps where SPSA-GC takes 1,000
+    'history-prior-gc': {'a': 1.0, 'budget': 8_000},   # the transfer prior's step size and budget
     'exact-gc': {'a': 1.0, 'budget': 4_000},   # a measurement: the target's exact gradient (unit length), same update; a chosen on seed 1 of Loc-MNIST 1:4 (1 of 1, 3)
 }
 RUN_FIELDS = ('surrogate',)   # estimator settings that are run-level fields, not hyperparameters
+NOT_HPARAMS = ('a', 'budget', 'estimator')
+# a row's name is its registered estimator's unless it says `estimator` (the same estimator with other settings)
+
+
+def registered(row):
+    "The registered estimator a row of the table runs."
+    return ESTIMATORS[row].get('estimator', row)
 # an estimator with a `budget` of its own is run only that far (a fifth of SPSA-GC's: whether it gets there within 0.20 of the queries)
 
 
-def steps_for(estimator, budget, batch_size=MAIN_JOB['batch_size']):
-    "Steps an estimator takes within `budget` training images: each step sends `queries_per_step` prompted copies of the batch."
+def steps_for(row, budget, batch_size=MAIN_JOB['batch_size']):
+    "Steps a row's estimator takes within `budget` training images: each step sends `queries_per_step` prompted copies of the batch."
     from blackvip.config import RunConfig
     from blackvip.optimisers import OPTIMISERS
-    extra = {k: v for k, v in ESTIMATORS[estimator].items() if k not in RUN_FIELDS + ('budget',)}
-    cfg = RunConfig(**MAIN_JOB, dataset='loc_mnist_1to1', hparams={'estimator': estimator, **extra},
-                    **{k: v for k, v in ESTIMATORS[estimator].items() if k in RUN_FIELDS}).resolve()
-    return budget // (batch_size * OPTIMISERS.get(estimator)(cfg).queries_per_step)
+    extra = {k: v for k, v in ESTIMATORS[row].items() if k not in RUN_FIELDS + NOT_HPARAMS}
+    cfg = RunConfig(**MAIN_JOB, dataset='loc_mnist_1to1', hparams={'estimator': registered(row), **extra},
+                    **{k: v for k, v in ESTIMATORS[row].items() if k in RUN_FIELDS}).resolve()
+    return budget // (batch_size * OPTIMISERS.get(registered(row))(cfg).queries_per_step)
 
 
 def one_run(args):
-    "Train one (set, estimator, seed) run into its folder (resumed or reported if done); returns the folder."
-    dataset, estimator, seed, budget, every, out = args
-    steps = steps_for(estimator, ESTIMATORS[estimator].get('budget', budget))
+    "Train one (set, row, seed) run into its folder (resumed or reported if done); returns the folder."
+    dataset, row, seed, budget, every, out = args
+    steps = steps_for(row, ESTIMATORS[row].get('budget', budget))
     import torch
     torch.set_num_threads(1)
     from blackvip.config import RunConfig
     from blackvip.train import run
-    a, o = ESTIMATORS[estimator].get('a', MAIN_JOB['a']), MAIN_JOB['o']
-    extra = {k: v for k, v in ESTIMATORS[estimator].items() if k not in ('a', 'budget')}
+    a, o = ESTIMATORS[row].get('a', MAIN_JOB['a']), MAIN_JOB['o']
+    extra = {k: v for k, v in ESTIMATORS[row].items() if k not in NOT_HPARAMS}
     run_level = {k: v for k, v in extra.items() if k in RUN_FIELDS}
     cfg = RunConfig(**{**MAIN_JOB, 'a': a, 'o': o}, dataset=dataset, target=SETS[dataset], seed=seed, steps=steps, **run_level,
-                    eval_every=every, ckpt_every=every, hparams={'estimator': estimator, **{k: v for k, v in extra.items() if k not in RUN_FIELDS}})
+                    eval_every=every, ckpt_every=every, hparams={'estimator': registered(row), **{k: v for k, v in extra.items() if k not in RUN_FIELDS}})
     if recorded(out, cfg): return out   # committed records come without their checkpoints: report them, never re-run them
     run(cfg, out, progress=False)
     return out

@@ -137,8 +137,8 @@ class TransferPrior:
 # %% ../nbs/04_estimates.ipynb #q014v
 @dataclass
 class ExactGradient:
-    ("The batch's exact gradient as a unit vector (`loss_fn.gradient()`: a measurement, it needs the target's gradients) "
-     "or, with `cos < 1`, a unit vector at exactly that cosine with it (isotropic noise orthogonal to it).")
+    ("The batch's exact gradient as a unit vector (`loss_fn.gradient()`: a measurement, it needs the target's "
+     "gradients) or, with `cos < 1`, a unit vector at exactly that cosine with it (isotropic noise orthogonal to it).")
     cos: float = 1.0
     queries_per_step = 1   # the batch once, forward and backward
 

@@ -246,3 +246,15 @@ def test_surrogates_that_cannot_serve_are_refused(tmp_path):
         r = blackvip(args, tmp_path)
         assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
         assert not (tmp_path / 'x').exists()
+
+
+def test_exact_gradient_measurement_and_history_prior_train_from_the_command_line(tmp_path):
+    r = blackvip(['train', '--method', 'blackvip', '--steps', '2', '--estimator', 'exact-gc', '--exact-cos', '0.5',
+                  '--a', '1', '--out', 'e', *TINY], tmp_path)
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((tmp_path / 'e' / 'result.json').read_text())
+    assert rec['queries'] == paid(2, copies=1) and rec['settings']['hparams']['exact_cos'] == 0.5   # the batch once a step
+    r = blackvip(['train', '--method', 'blackvip', '--steps', '2', '--estimator', 'history-prior-gc', '--a', '1',
+                  '--out', 'h', *TINY], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / 'h' / 'result.json').read_text())['queries'] == paid(2, copies=4)
