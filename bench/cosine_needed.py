@@ -17,10 +17,9 @@ measured by `blackvip.quality` (`nbs/06c_estimate_quality.ipynb`, `results/estim
 import argparse
 import json
 import statistics
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from query_efficiency import MAIN_JOB, SETS, recorded
+from query_efficiency import MAIN_JOB, SETS, recorded, report, run_all
 
 STEP = {'a': 1.0}   # the exact-gradient row's step size in query_efficiency.py
 
@@ -109,18 +108,12 @@ def main():
     if bad: p.error(f'--cosines {bad}: each cosine must be in (0, 1].')
     root = Path(a.out)
     if not a.report_only:
-        jobs = [(ds, c, s, a.steps, a.eval_every, folder(root, ds, c, s)) for ds in a.sets for c in a.cosines for s in a.seeds]
-        with ProcessPoolExecutor(a.workers) as pool:
-            for done in pool.map(one_run, jobs): print(f'done: {done}', flush=True)
+        run_all(one_run, [(ds, c, s, a.steps, a.eval_every, folder(root, ds, c, s))
+                          for ds in a.sets for c in a.cosines for s in a.seeds], a.workers)
     settings = {'sets': a.sets, 'cosines': a.cosines, 'seeds': a.seeds, 'steps': a.steps, 'eval_every': a.eval_every,
                 **STEP}
-    (root / 'settings.json').write_text(json.dumps(settings, indent=1) + '\n')
     summary = summarise(root, a.sets, a.cosines, a.seeds)
-    md = table(summary, a.seeds)
-    (root / 'table.md').write_text(md + '\n')
-    picture(summary, root / 'curves.png')
-    print(md)
-    print(f"table and picture written to {root / 'table.md'} and {root / 'curves.png'}")
+    report(root, settings, table(summary, a.seeds), lambda path: picture(summary, path))
 
 
 if __name__ == '__main__':

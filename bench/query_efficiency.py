@@ -131,22 +131,40 @@ def table(summary, seeds):
 
 
 def picture(summary, path):
-    "Mean test accuracy against queries per estimator, with a band from the lowest to the highest seed."
+    ("Mean test accuracy against queries per row, with a band from the lowest to the highest seed (dashed: a row run to "
+     "its own, smaller budget).")
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    rows = list(dict.fromkeys(e for s in summary.values() for e in s['mean']))
+    colour = {e: plt.cm.tab20(i % 20) for i, e in enumerate(rows)}   # one colour per row, the same in every panel
     fig, axes = plt.subplots(1, len(summary), figsize=(5.5 * len(summary), 3.8), squeeze=False)
     for ax, (ds, s) in zip(axes[0], summary.items()):
-        for i, (e, pts) in enumerate(s['mean'].items()):
+        for e, pts in s['mean'].items():
             q, m, lo, hi = zip(*pts)
-            ax.plot(q, m, color=f'C{i}', label=e)
-            ax.fill_between(q, lo, hi, color=f'C{i}', alpha=0.15)
+            ax.plot(q, m, color=colour[e], ls='--' if ESTIMATORS[e].get('budget') else '-', label=e)
+            ax.fill_between(q, lo, hi, color=colour[e], alpha=0.15)
         ax.axhline(s['goal'], color='grey', ls=':', lw=1, label="SPSA-GC's final accuracy")
         ax.set_title(ds); ax.set_xlabel('training queries (images sent to the target)'); ax.set_ylabel('test accuracy')
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def run_all(one_run, jobs, workers):
+    "Run `one_run` on every job in `workers` processes, saying which folder each finished."
+    with ProcessPoolExecutor(workers) as pool:
+        for done in pool.map(one_run, jobs): print(f'done: {done}', flush=True)
+
+
+def report(root, settings, md, draw):
+    "Write what was run (settings.json), the table (table.md) and the picture (`draw(path)`, curves.png) into `root`."
+    (root / 'settings.json').write_text(json.dumps(settings, indent=1) + '\n')
+    (root / 'table.md').write_text(md + '\n')
+    draw(root / 'curves.png')
+    print(md)
+    print(f"table and picture written to {root / 'table.md'} and {root / 'curves.png'}")
 
 
 def main():
@@ -163,17 +181,11 @@ def main():
     if 'spsa-gc' not in a.estimators: p.error('--estimators must include spsa-gc, the reference every ratio is taken against.')
     root = Path(a.out)
     if not a.report_only:
-        jobs = [(ds, e, s, a.budget, a.eval_every, root / ds / e / f'seed{s}') for ds in a.sets for e in a.estimators for s in a.seeds]
-        with ProcessPoolExecutor(a.workers) as pool:
-            for done in pool.map(one_run, jobs): print(f'done: {done}', flush=True)
+        run_all(one_run, [(ds, e, s, a.budget, a.eval_every, root / ds / e / f'seed{s}')
+                          for ds in a.sets for e in a.estimators for s in a.seeds], a.workers)
     settings = {'sets': a.sets, 'estimators': a.estimators, 'seeds': a.seeds, 'budget': a.budget, 'eval_every': a.eval_every}
-    (root / 'settings.json').write_text(json.dumps(settings, indent=1) + '\n')   # what the README's table was made from
     summary = summarise(root, a.sets, a.estimators, a.seeds)
-    md = table(summary, a.seeds)
-    (root / 'table.md').write_text(md + '\n')
-    picture(summary, root / 'curves.png')
-    print(md)
-    print(f"table and picture written to {root / 'table.md'} and {root / 'curves.png'}")
+    report(root, settings, table(summary, a.seeds), lambda path: picture(summary, path))
 
 
 if __name__ == '__main__':
