@@ -20,7 +20,7 @@ def measure(what, batch, sp_avg, device):
     from common import real_parts
     from blackvip.prompters import PaddingPrompt
     from blackvip.estimates import SPSA
-from blackvip.optimisers import ZOOptimizer
+    from blackvip.optimisers import ZOOptimizer
     from blackvip.learners import ZerothOrder
     from blackvip.config import RunConfig
     from blackvip.train import train_step

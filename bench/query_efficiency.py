@@ -37,23 +37,30 @@ ESTIMATORS = {   # each estimator's own hyperparameters on top of the main job's
 }
 RUN_FIELDS = ('surrogate',)   # estimator settings that are run-level fields, not hyperparameters
 NOT_HPARAMS = ('a', 'budget', 'estimator')
-# a row's name is its registered estimator's unless it says `estimator` (the same estimator with other settings)
+# a row's name is its registered estimator's unless it says `estimator` (the same estimator with other settings);
+# a row with a `budget` of its own is run only that far (a fifth of SPSA-GC's: whether it gets there within 0.20 of the queries)
 
 
 def registered(row):
     "The registered estimator a row of the table runs."
     return ESTIMATORS[row].get('estimator', row)
-# an estimator with a `budget` of its own is run only that far (a fifth of SPSA-GC's: whether it gets there within 0.20 of the queries)
+
+
+def row_config(row, dataset, hparams=None, **fields):
+    ("The run config of a row on `dataset`: the main job's settings with the row's step size, hyperparameters "
+     "(and `hparams`) and run-level fields, plus `fields`.")
+    from blackvip.config import RunConfig
+    spec = ESTIMATORS[row]
+    return RunConfig(**{**MAIN_JOB, 'a': spec.get('a', MAIN_JOB['a'])}, dataset=dataset, target=SETS[dataset],
+                     **{k: v for k, v in spec.items() if k in RUN_FIELDS}, **fields,
+                     hparams={'estimator': registered(row), **{k: v for k, v in spec.items() if k not in RUN_FIELDS + NOT_HPARAMS},
+                              **(hparams or {})})
 
 
 def steps_for(row, budget, batch_size=MAIN_JOB['batch_size']):
     "Steps a row's estimator takes within `budget` training images: each step sends `queries_per_step` prompted copies of the batch."
-    from blackvip.config import RunConfig
     from blackvip.optimisers import OPTIMISERS
-    extra = {k: v for k, v in ESTIMATORS[row].items() if k not in RUN_FIELDS + NOT_HPARAMS}
-    cfg = RunConfig(**MAIN_JOB, dataset='loc_mnist_1to1', hparams={'estimator': registered(row), **extra},
-                    **{k: v for k, v in ESTIMATORS[row].items() if k in RUN_FIELDS}).resolve()
-    return budget // (batch_size * OPTIMISERS.get(registered(row))(cfg).queries_per_step)
+    return budget // (batch_size * OPTIMISERS.get(registered(row))(row_config(row, 'loc_mnist_1to1').resolve()).queries_per_step)
 
 
 def one_run(args):
@@ -62,13 +69,8 @@ def one_run(args):
     steps = steps_for(row, ESTIMATORS[row].get('budget', budget))
     import torch
     torch.set_num_threads(1)
-    from blackvip.config import RunConfig
     from blackvip.train import run
-    a, o = ESTIMATORS[row].get('a', MAIN_JOB['a']), MAIN_JOB['o']
-    extra = {k: v for k, v in ESTIMATORS[row].items() if k not in NOT_HPARAMS}
-    run_level = {k: v for k, v in extra.items() if k in RUN_FIELDS}
-    cfg = RunConfig(**{**MAIN_JOB, 'a': a, 'o': o}, dataset=dataset, target=SETS[dataset], seed=seed, steps=steps, **run_level,
-                    eval_every=every, ckpt_every=every, hparams={'estimator': registered(row), **{k: v for k, v in extra.items() if k not in RUN_FIELDS}})
+    cfg = row_config(row, dataset, seed=seed, steps=steps, eval_every=every, ckpt_every=every)
     if recorded(out, cfg): return out   # committed records come without their checkpoints: report them, never re-run them
     run(cfg, out, progress=False)
     return out

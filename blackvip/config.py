@@ -193,10 +193,15 @@ def _check_run_settings(cfg, m):
                          "none).")
 
 
+def _optimiser_takes(cfg, what):
+    "Whether the run's registered optimiser (`--estimator`) is marked with `what` ('prior', 'gradients')."
+    estimator = (cfg.hparams or {}).get('estimator')
+    return estimator in OPTIMISERS and OPTIMISERS.entry(estimator).info.get(what, False)
+
+
 def _check_surrogate(cfg):
     "Raise when the run's optimiser needs a surrogate's prior and has none, or has a surrogate it would ignore."
-    estimator = (cfg.hparams or {}).get('estimator')
-    wants = estimator in OPTIMISERS and OPTIMISERS.entry(estimator).info.get('prior', False)
+    estimator, wants = (cfg.hparams or {}).get('estimator'), _optimiser_takes(cfg, 'prior')
     if wants and cfg.surrogate is None:
         raise ValueError(f"--estimator {estimator} steps with a surrogate's gradient as its prior; pass --surrogate "
                          "NAME|PATH (uci-digits for the embedded sets, an open_clip model NAME:TAG for CLIP targets).")
@@ -208,9 +213,7 @@ def _check_surrogate(cfg):
 
 def reads_gradients(cfg):
     "Whether a run reads the target's gradients: a white-box method, or an optimiser that measures with the exact one."
-    estimator = (cfg.hparams or {}).get('estimator')
-    by_optimiser = estimator in OPTIMISERS and OPTIMISERS.entry(estimator).info.get('gradients', False)
-    return METHODS.get(cfg.method).needs_gradients or by_optimiser
+    return METHODS.get(cfg.method).needs_gradients or _optimiser_takes(cfg, 'gradients')
 
 
 def check_run(params):

@@ -125,14 +125,18 @@ class TransferPrior:
         # the sign of each row does not change the projection
         return torch.linalg.qr(torch.cat([prior[None], random]).T).Q.T
 
+    def project(self, loss_fn, w, k, prior, generator=None):
+        "The gradient's projection on `directions(prior)`, from the losses at `w` and a step `c_k` along each."
+        U = self.directions(prior.to(w), generator)
+        ck = c_k(k, self.c, self.gamma)
+        losses = loss_fn(torch.cat([w[None], w + ck * U]))
+        return ((losses[1:] - losses[0]) / ck) @ U, losses[0].item()
+
     def estimate(self, loss_fn, w, k, generator=None):
         prior = getattr(loss_fn, 'prior', None)
         if prior is None: raise ValueError("The transfer-prior estimator needs a surrogate's gradient as its prior; "
                                            "pass --surrogate NAME|PATH.")
-        U = self.directions(prior().to(w), generator)
-        ck = c_k(k, self.c, self.gamma)
-        losses = loss_fn(torch.cat([w[None], w + ck * U]))
-        return ((losses[1:] - losses[0]) / ck) @ U, losses[0].item()
+        return self.project(loss_fn, w, k, prior(), generator)
 
 # %% ../nbs/04_estimates.ipynb #q014v
 @dataclass
@@ -166,12 +170,9 @@ class HistoryPrior(TransferPrior):
 
     def estimate(self, loss_fn, w, k, generator=None):
         prior = self.last if self.last is not None else torch.randn(len(w), generator=generator)
-        U = self.directions(prior.to(w), generator)
-        ck = c_k(k, self.c, self.gamma)
-        losses = loss_fn(torch.cat([w[None], w + ck * U]))
-        g = ((losses[1:] - losses[0]) / ck) @ U
+        g, loss = self.project(loss_fn, w, k, prior, generator)
         self.last = g.detach().clone()
-        return g, losses[0].item()
+        return g, loss
 
     def state_dict(self): return {'last': self.last if self.last is not None else torch.empty(0)}
     def load_state_dict(self, state): self.last = state['last'] if state['last'].numel() else None

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from .data import few_shot, dataset_targets
 from .targets import QueryBudgetExceeded, TargetTimeout, TargetUnreachable, evaluate, load_state, load_into
 from .config import (RunConfig, make_dataset, make_target, make_prompter, make_optimizer, make_surrogate,
-                             reads_gradients)
+                    reads_gradients)
 from .prompting import show_prompts
 from .methods import METHODS
 from .runfolder import (RunInterrupted, run_lock, save_checkpoint, load_checkpoint, finished_record, step_state,
