@@ -5,9 +5,12 @@ target's exact gradient, made a unit vector and degraded to a fixed cosine by is
 (`blackvip train --estimator exact-gc --exact-cos COS`, a measurement that reads the target's gradients), for as many
 steps as SPSA-GC takes within the query-efficiency budget (1,000 steps: 40,000 images at 10 prompted copies of a
 batch of 4), with the step size of the exact-gradient row of `query_efficiency.py` (a = 1). The cosine of 1 is the
-exact gradient itself. Every run is a run folder under --out (resumed or reported if already there):
+exact gradient itself. With `--row subspace-exact-gc` the same ladder runs in the 512-dimensional random subspace of
+`subspace-spsa-gc` (the gradient in it `P^T g`, degraded there; that row's step size). Every run is a run folder
+under --out (resumed or reported if already there):
 
     python bench/cosine_needed.py [--sets loc_mnist_1to4] [--cosines 1 0.1 0.05 0.02] [--seeds 1 2 3] [--workers 2]
+    python bench/cosine_needed.py --row subspace-exact-gc --cosines 1 0.1 --out results/cosine_needed_subspace
     python bench/cosine_needed.py --report-only      # table and picture from the records in --out
 
 It writes table.md (final accuracy per set and cosine, mean +- std over seeds), curves.png (mean test accuracy
@@ -22,18 +25,21 @@ from pathlib import Path
 from query_efficiency import ESTIMATORS, SETS, recorded, report, row_config, run_all
 
 
-def config(dataset, cos, seed, steps, every):
-    "The run config of one (set, cosine, seed) run: the exact-gradient row of query_efficiency.py at cosine `cos`."
-    return row_config('exact-gc', dataset, {'exact_cos': cos}, seed=seed, steps=steps, eval_every=every, ckpt_every=every)
+ROWS = ('exact-gc', 'subspace-exact-gc')   # the rows of query_efficiency.py that step along the exact gradient
+
+
+def config(dataset, cos, seed, steps, every, row='exact-gc'):
+    "The run config of one (set, cosine, seed) run: an exact-gradient `row` of query_efficiency.py at cosine `cos`."
+    return row_config(row, dataset, {'exact_cos': cos}, seed=seed, steps=steps, eval_every=every, ckpt_every=every)
 
 
 def one_run(args):
     "Train one run into its folder (resumed, or reported if its record is already there); returns the folder."
-    dataset, cos, seed, steps, every, out = args
+    dataset, cos, seed, steps, every, out, row = args
     import torch
     torch.set_num_threads(1)
     from blackvip.train import run
-    cfg = config(dataset, cos, seed, steps, every)
+    cfg = config(dataset, cos, seed, steps, every, row)
     if not recorded(out, cfg): run(cfg, out, progress=False)
     return out
 
@@ -92,6 +98,8 @@ def picture(summary, path):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--sets', nargs='+', default=['loc_mnist_1to4'], choices=list(SETS))
+    p.add_argument('--row', default='exact-gc', choices=ROWS,
+                   help="the exact gradient in the full space, or in subspace-spsa-gc's random subspace")
     p.add_argument('--cosines', nargs='+', type=float, default=[1.0, 0.1, 0.05, 0.02])
     p.add_argument('--seeds', nargs='+', type=int, default=[1, 2, 3])
     p.add_argument('--steps', type=int, default=1000, help="steps per run (SPSA-GC's within 40,000 images)")
@@ -104,10 +112,10 @@ def main():
     if bad: p.error(f'--cosines {bad}: each cosine must be in (0, 1].')
     root = Path(a.out)
     if not a.report_only:
-        run_all(one_run, [(ds, c, s, a.steps, a.eval_every, folder(root, ds, c, s))
+        run_all(one_run, [(ds, c, s, a.steps, a.eval_every, folder(root, ds, c, s), a.row)
                           for ds in a.sets for c in a.cosines for s in a.seeds], a.workers)
     settings = {'sets': a.sets, 'cosines': a.cosines, 'seeds': a.seeds, 'steps': a.steps, 'eval_every': a.eval_every,
-                'a': ESTIMATORS['exact-gc']['a']}
+                'row': a.row, 'a': ESTIMATORS[a.row]['a']}
     summary = summarise(root, a.sets, a.cosines, a.seeds)
     report(root, settings, table(summary, a.seeds), lambda path: picture(summary, path))
 

@@ -34,6 +34,7 @@ ESTIMATORS = {   # each estimator's own hyperparameters on top of the main job's
     'spsa-gc-one-sided-a0.0025': {'estimator': 'spsa-gc-one-sided', 'a': 0.0025},   # the one-sided estimate at half the step size: it takes 1,666 steps where SPSA-GC takes 1,000
     'history-prior-gc': {'a': 1.0, 'budget': 8_000},   # the transfer prior's step size and budget
     'exact-gc': {'a': 1.0, 'budget': 4_000},   # a measurement: the target's exact gradient (unit length), same update; a chosen on seed 1 of Loc-MNIST 1:4 (1 of 1, 3)
+    'subspace-exact-gc': {'a': 0.22, 'budget': 4_000},   # a measurement: exact-gc in subspace-spsa-gc's 512-d subspace; a = 1 x sqrt(512 / 9,920), as |P u| = sqrt(9,920 / 512) |u|
 }
 RUN_FIELDS = ('surrogate',)   # estimator settings that are run-level fields, not hyperparameters
 NOT_HPARAMS = ('a', 'budget', 'estimator')

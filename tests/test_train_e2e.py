@@ -105,6 +105,7 @@ def test_other_settings_refuse_to_resume(tmp_path):
     (['--method', 'vp_whitebox', '--no-allow-gradients'], 'answers queries only'),
     (['--method', 'blackvip', '--estimator', 'exact-gc', '--no-allow-gradients'], '--estimator exact-gc'),
     (['--method', 'blackvip', '--estimator', 'exact-gc', '--exact-cos', '0'], 'exact_cos=0.0'),
+    (['--method', 'blackvip', '--estimator', 'subspace-exact-gc', '--no-allow-gradients'], 'subspace-exact-gc'),
     (['--method', 'blackvip', '--shots', '401'], 'at most 400 shots'),
     (['--method', 'blackvip', '--p-eps', '-1'], 'p_eps=-1'),
     (['--method', 'blackvip', '--alpha', '-1'], 'alpha=-1'),
@@ -248,7 +249,7 @@ def test_surrogates_that_cannot_serve_are_refused(tmp_path):
         assert not (tmp_path / 'x').exists()
 
 
-def test_exact_gradient_measurement_and_history_prior_train_from_the_command_line(tmp_path):
+def test_exact_gradient_measurements_and_history_prior_train_from_the_command_line(tmp_path):
     r = blackvip(['train', '--method', 'blackvip', '--steps', '2', '--estimator', 'exact-gc', '--exact-cos', '0.5',
                   '--a', '1', '--out', 'e', *TINY], tmp_path)
     assert r.returncode == 0, r.stderr
@@ -258,3 +259,8 @@ def test_exact_gradient_measurement_and_history_prior_train_from_the_command_lin
                   '--out', 'h', *TINY], tmp_path)
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / 'h' / 'result.json').read_text())['queries'] == paid(2, copies=4)
+    r = blackvip(['train', '--method', 'blackvip', '--steps', '2', '--estimator', 'subspace-exact-gc', '--subspace-dim', '8',
+                  '--out', 's', *TINY], tmp_path)
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((tmp_path / 's' / 'result.json').read_text())
+    assert rec['queries'] == paid(2, copies=1) and rec['settings']['hparams']['subspace_dim'] == 8
