@@ -21,6 +21,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from query_efficiency import main_job_data
+
 
 def image_gradient(prompter, model, x, y):
     "The gradient of the batch's cross-entropy in the prompted images."
@@ -48,15 +50,11 @@ def main():
     p.add_argument('--out', default='results/answer_distillation')
     a = p.parse_args()
     torch.set_num_threads(2)
-    from blackvip.config import RunConfig, make_dataset, make_prompter
-    from blackvip.data import few_shot
+    from blackvip.config import make_prompter
     from blackvip.estimates import segmented_uniform
     from blackvip.surrogate import load_surrogate
     from blackvip.targets import DigitTarget
-    cfg = RunConfig(method='blackvip', encoder='pixels', shots=16, batch_size=4, dataset=a.dataset, target='embedded',
-                    seed=a.seed).resolve()
-    ds = few_shot(make_dataset(cfg.dataset, True), cfg.shots, seed=cfg.seed)
-    X = torch.stack([ds[i][0] for i in range(len(ds))]); Y = torch.tensor([ds[i][1] for i in range(len(ds))])
+    cfg, X, Y = main_job_data(a.dataset, a.seed)
     prompter, target, surrogate = make_prompter(cfg), DigitTarget(), load_surrogate()
     gen = torch.Generator().manual_seed(a.seed)
     order = torch.randperm(len(Y), generator=gen)

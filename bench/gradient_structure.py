@@ -24,6 +24,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from query_efficiency import main_job_data
+
 
 def per_image_gradients(prompter, model, x, y):
     "`(len(y), P)`: each image's cross-entropy gradient in the prompter's parameters, within its batch's forward pass."
@@ -76,15 +78,12 @@ def main():
     p.add_argument('--out', default='results/gradient_structure')
     a = p.parse_args()
     torch.set_num_threads(2)
-    from blackvip.config import RunConfig, make_dataset, make_prompter
-    from blackvip.data import few_shot
+    from blackvip.config import make_prompter
     from blackvip.surrogate import load_surrogate
     from blackvip.targets import DigitTarget
-    cfg = RunConfig(method='blackvip', encoder='pixels', shots=16, batch_size=4, dataset=a.dataset, target='embedded',
-                    seed=a.seed).resolve()
-    ds = few_shot(make_dataset(cfg.dataset, True), cfg.shots, seed=cfg.seed)
-    order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(a.seed))
-    X = torch.stack([ds[i][0] for i in order]); Y = torch.tensor([ds[i][1] for i in order])
+    cfg, X, Y = main_job_data(a.dataset, a.seed)
+    order = torch.randperm(len(Y), generator=torch.Generator().manual_seed(a.seed))
+    X, Y = X[order], Y[order]
     rows, D, n = measure(make_prompter(cfg), DigitTarget(), load_surrogate(), X, Y, a.batches)
     md = markdown(rows, a.dataset, a.seed, D, n)
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)

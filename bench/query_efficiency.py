@@ -58,6 +58,17 @@ def row_config(row, dataset, hparams=None, **fields):
                               **(hparams or {})})
 
 
+def main_job_data(dataset, seed):
+    ("The main job's resolved run config on `dataset` at `seed` (the embedded target) and its few-shot training set "
+     "as tensors `(cfg, X, Y)`, in the set's order.")
+    import torch
+    from blackvip.config import RunConfig, make_dataset
+    from blackvip.data import few_shot
+    cfg = RunConfig(**MAIN_JOB, dataset=dataset, target='embedded', seed=seed).resolve()
+    ds = few_shot(make_dataset(cfg.dataset, True), cfg.shots, seed=cfg.seed)
+    return cfg, torch.stack([ds[i][0] for i in range(len(ds))]), torch.tensor([ds[i][1] for i in range(len(ds))])
+
+
 def steps_for(row, budget, batch_size=MAIN_JOB['batch_size']):
     "Steps a row's estimator takes within `budget` training images: each step sends `queries_per_step` prompted copies of the batch."
     from blackvip.optimisers import OPTIMISERS
