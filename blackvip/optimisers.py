@@ -226,7 +226,8 @@ def _spsa(cfg, rule='spsa-gc'): return _stepping(SPSA(cfg.c, cfg.gamma, cfg.sp_a
 
 CLIP = dict(clip=HParam(0.3, 'largest norm of one update (spsa-gc-clip, subspace-spsa-gc)', low=0))
 SUBSPACE = dict(subspace_dim=HParam(512, 'dimensions of the random subspace (subspace-*)', low=1, strict=False))
-EXACT = dict(exact_cos=HParam(1.0, "the estimate's cosine with the exact gradient (exact-gc, subspace-exact-gc)", low=0))
+EXACT = dict(exact_cos=HParam(1.0, "the estimate's cosine with the exact gradient (exact-gc, subspace-exact-gc)",
+                             low=0))
 CMA = dict(popsize=HParam(10, 'CMA-ES candidates per step, one query of the batch each (cma-es, subspace-cma-es)',
                           low=3, strict=False),
            cma_sigma=HParam(0.01, "CMA-ES's initial step size (cma-es, subspace-cma-es)", low=0))

@@ -119,8 +119,8 @@ class Target(nn.Module):
         "A differentiable `images -> logits` function; only targets that expose their model have one."
         raise GradientsUnavailable(
             f"{type(self).__name__} answers queries only; white-box methods (vp_whitebox, blackvip_whitebox) "
-            "and the exact-gradient measurements (--estimator exact-gc, subspace-exact-gc) need a target built with gradients allowed, "
-            "e.g. ClipZeroShot(..., allow_gradients=True).")
+            "and the exact-gradient measurements (--estimator exact-gc, subspace-exact-gc) need a target built with "
+            "gradients allowed, e.g. ClipZeroShot(..., allow_gradients=True).")
 
 # %% ../nbs/01_targets.ipynb #c007
 def score_loss(scores, labels, output, reduction='mean'):
