@@ -52,13 +52,12 @@ def measure(prompter, target, surrogate, X, Y, batches, ks=(5, 20, 60)):
     align = [(t.sum(0).pow(2).sum() / t.pow(2).sum()).item() for t in T[:batches]]
     rows = [('agreement of the per-image gradients in a batch of 4: ‖Σ g_i‖² / Σ ‖g_i‖²', statistics.mean(align), 1.0)]
     surrogate_pcs = torch.linalg.svd(S, full_matrices=False).Vh
+    # the target's principal directions for each measured batch, from the other batches' images only
+    target_pcs = [torch.linalg.svd(torch.cat([t for i, t in enumerate(T) if i != b]), full_matrices=False).Vh
+                  for b in range(batches)]
     for k in ks:
-        target_share = []
-        for b in range(batches):   # the target's principal directions from the other batches' images only
-            others = torch.cat([t for i, t in enumerate(T) if i != b])
-            target_share.append(share(torch.linalg.svd(others, full_matrices=False).Vh[:k], T[b].sum(0)))
         rows.append((f"share of a batch gradient in the top {k} directions of the target's gradients on other images",
-                     statistics.mean(target_share), k / D))
+                     statistics.mean(share(target_pcs[b][:k], T[b].sum(0)) for b in range(batches)), k / D))
         rows.append((f"share of a batch gradient in the top {k} directions of the surrogate's gradients",
                      statistics.mean(share(surrogate_pcs[:k], T[b].sum(0)) for b in range(batches)), k / D))
     return rows, D, len(Y)
