@@ -276,7 +276,7 @@ def _exact_gc(cfg): return _stepping(ExactGradient(cfg.exact_cos), cfg)
                      "a measurement, not a black-box method: exact-gc in a random subspace_dim-dimensional subspace, "
                      "the gradient in it P^T g (1 vector per step; needs the target's gradients)",
                      {**SUBSPACE, **EXACT}, gradients=True)
-def _subspace_exact_gc(cfg): return Subspace(_stepping(ExactGradient(cfg.exact_cos), cfg), cfg.subspace_dim, cfg.seed)
+def _subspace_exact_gc(cfg): return Subspace(_exact_gc(cfg), cfg.subspace_dim, cfg.seed)
 
 @OPTIMISERS.register('cma-es',
                      'separable CMA-ES (pycma) in the full space, mean as the current point (popsize vectors per step)',
@@ -287,7 +287,7 @@ def _cma_es(cfg): return CMAES(cfg.cma_sigma, cfg.popsize, cfg.seed)
                      'CMA-ES (pycma, full covariance) in a random subspace_dim-dimensional subspace (popsize vectors '
                      'per step)',
                      {**CMA, **SUBSPACE})
-def _subspace_cma_es(cfg): return Subspace(CMAES(cfg.cma_sigma, cfg.popsize, cfg.seed), cfg.subspace_dim, cfg.seed)
+def _subspace_cma_es(cfg): return Subspace(_cma_es(cfg), cfg.subspace_dim, cfg.seed)
 
 @OPTIMISERS.register('random-search',
                      '(1 + lambda) random search: the best of the point and rs_population moves (rs_population + 1 '
