@@ -1,5 +1,13 @@
-"Long runs are marked `long` and skipped unless pytest is given `--long`."
+("Long runs are marked `long` and skipped unless pytest is given `--long`. Run in parallel (`pytest -n 2`), each worker "
+ "and the processes it starts use one thread, so that two workers share two cores without oversubscribing them.")
+import os
+
 import pytest
+
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ[var] = '1'
+    import torch
+    torch.set_num_threads(1)
 
 
 def pytest_addoption(parser):

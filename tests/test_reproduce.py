@@ -1,7 +1,9 @@
 """Refactoring changes no number: short runs of every kind of method, and the README main job's seed-1 run, reproduce
 bit for bit the fingerprints recorded in `tests/reference/` (sha256 of every saved tensor and of the loss curve, the
 accuracy, the queries). The fingerprints were recorded on a 2-core x86-64 CPU machine; float sums may differ in the
-last bits on another CPU, and SPSA amplifies them, so record them again there (`python tests/test_reproduce.py`)."""
+last bits on another CPU or with another number of threads, and SPSA amplifies them, so the runs here take the
+recording's two threads (whatever the test worker was given), and on another CPU record them again
+(`python tests/test_reproduce.py`)."""
 import hashlib
 import json
 import sys
@@ -15,6 +17,16 @@ from blackvip.cli import main
 REFERENCE = Path(__file__).parent / 'reference'
 SHORT = json.loads((REFERENCE / 'short_runs.json').read_text())
 MAIN = json.loads((REFERENCE / 'main_job_seed1.json').read_text())
+THREADS = 2   # torch's intra-op threads when the fingerprints were recorded: a sum split another way rounds differently
+
+
+@pytest.fixture(autouse=True)
+def recording_threads():
+    "Run with the recording's number of threads, then give the worker back its own."
+    before = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    yield
+    torch.set_num_threads(before)
 
 
 def fingerprint(folder):
@@ -50,6 +62,7 @@ def test_main_job_seed1_reproduces_its_reference(tmp_path):
 
 if __name__ == '__main__':   # record the fingerprints again (on a new kind of machine)
     import tempfile
+    torch.set_num_threads(THREADS)
     with tempfile.TemporaryDirectory() as tmp:
         for name, ref in SHORT['runs'].items(): ref.update(train([*SHORT['common'], *ref['args']], Path(tmp) / name))
         (REFERENCE / 'short_runs.json').write_text(json.dumps(SHORT, indent=1) + '\n')
