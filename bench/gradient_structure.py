@@ -19,12 +19,11 @@ The table is printed and written to --out as DATASET_seedSEED.md.
 import argparse
 import copy
 import statistics
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from query_efficiency import main_job_data
+from query_efficiency import save_measurement, shuffled_main_job_data
 
 
 def per_image_gradients(prompter, model, x, y):
@@ -80,14 +79,9 @@ def main():
     from blackvip.config import make_prompter
     from blackvip.surrogate import load_surrogate
     from blackvip.targets import DigitTarget
-    cfg, X, Y = main_job_data(a.dataset, a.seed)
-    order = torch.randperm(len(Y), generator=torch.Generator().manual_seed(a.seed))
-    X, Y = X[order], Y[order]
+    cfg, X, Y = shuffled_main_job_data(a.dataset, a.seed)
     rows, D, n = measure(make_prompter(cfg), DigitTarget(), load_surrogate(), X, Y, a.batches)
-    md = markdown(rows, a.dataset, a.seed, D, n)
-    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
-    (out / f'{a.dataset}_seed{a.seed}.md').write_text(md + '\n')
-    print(md)
+    save_measurement(a.out, a.dataset, a.seed, markdown(rows, a.dataset, a.seed, D, n))
 
 
 if __name__ == '__main__':

@@ -19,12 +19,11 @@ The table is printed and written to --out as DATASET_seedSEED.md.
 import argparse
 import copy
 import statistics
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from query_efficiency import main_job_data
+from query_efficiency import save_measurement, shuffled_main_job_data
 
 
 def cosine(a, b): return (a @ b / (a.norm() * b.norm())).item()
@@ -84,13 +83,9 @@ def main():
     torch.set_num_threads(1)
     from blackvip.config import make_prompter
     from blackvip.targets import DigitTarget
-    cfg, X, Y = main_job_data(a.dataset, a.seed)
-    order = torch.randperm(len(Y), generator=torch.Generator().manual_seed(a.seed))
-    rows = measure(make_prompter(cfg), DigitTarget(), X[order], Y[order], a.batches, a.draws)
-    md = markdown(rows, a.dataset, a.seed, a.batches, a.draws)
-    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
-    (out / f'{a.dataset}_seed{a.seed}.md').write_text(md + '\n')
-    print(md)
+    cfg, X, Y = shuffled_main_job_data(a.dataset, a.seed)
+    rows = measure(make_prompter(cfg), DigitTarget(), X, Y, a.batches, a.draws)
+    save_measurement(a.out, a.dataset, a.seed, markdown(rows, a.dataset, a.seed, a.batches, a.draws))
 
 
 if __name__ == '__main__':

@@ -69,6 +69,23 @@ def main_job_data(dataset, seed):
     return cfg, torch.stack([ds[i][0] for i in range(len(ds))]), torch.tensor([ds[i][1] for i in range(len(ds))])
 
 
+
+def shuffled_main_job_data(dataset, seed):
+    ("`main_job_data` with the training set in an order drawn from `seed`, so that consecutive groups of 4 are random "
+     "batches (the measurements at initialisation).")
+    import torch
+    cfg, X, Y = main_job_data(dataset, seed)
+    order = torch.randperm(len(Y), generator=torch.Generator().manual_seed(seed))
+    return cfg, X[order], Y[order]
+
+
+def save_measurement(out, dataset, seed, md):
+    "Write a measurement's Markdown table to `out/DATASET_seedSEED.md` and print it."
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f'{dataset}_seed{seed}.md').write_text(md + '\n')
+    print(md)
+
 def steps_for(row, budget, batch_size=MAIN_JOB['batch_size']):
     "Steps a row's estimator takes within `budget` training images: each step sends `queries_per_step` prompted copies of the batch."
     from blackvip.optimisers import OPTIMISERS
