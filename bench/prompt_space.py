@@ -1,0 +1,197 @@
+"""Why a high cosine in the decoder's parameters does not make an estimator learn Loc-MNIST 1:4.
+
+The decoder is ours: its Jacobian J (parameters -> prompted images) costs local compute, no query. An estimator can
+therefore draw its directions where the decoder moves the images most, `J^T r` for coarse Gaussian noise `r` on a grid
+of tiles in the prompted images, orthonormalise them and measure the loss along each with one-sided differences against
+a shared centre (9 directions and one centre: SPSA-GC's 10 prompted copies of the batch per step). Its estimate keeps
+many times SPSA-GC's cosine with the exact gradient. Whether a step helps, though, depends on what it does to the
+prompted images, where the target's curvature and the clamp to [0, 1] act: to first order a step `v` lowers the loss by
+`g . v` and, for a loss about as curved in every direction of the images, costs in proportion to `|J v|^2`. The
+figure of merit below is `(g . v)^2 / |J v|^2`, relative to the exact gradient's own, averaged over batches and draws.
+
+Beside it, the isotropic estimates at a fixed cosine of `bench/cosine_needed.py` (whose training is recorded there) and
+SPSA's own, and, with `--train`, the pulled-back estimator trained with SPSA-GC's update (unit-length estimate, as the
+exact-gradient rows) for 40,000 images on seed 1 at each step size of `--a`:
+
+    python bench/prompt_space.py [--dataset loc_mnist_1to4] [--seed 1] [--batches 4] [--draws 4] [--train]
+
+The table is printed and written to --out as DATASET_seedSEED.md (training runs under --out/runs/).
+"""
+import argparse
+import copy
+import json
+import statistics
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from query_efficiency import ESTIMATORS, row_config, save_measurement, shuffled_main_job_data
+
+DIRECTIONS, TILES = 9, (7, 28, 224)
+
+
+def pulled_back(prompter, x, R):
+    "`J^T r` for each image-space direction `r` of `R (n, N, C, H, W)`: rows `(n, P)`, the prompter left as it was."
+    state = copy.deepcopy(prompter.trainable().state_dict())
+    params = list(prompter.trainable().parameters())
+    with torch.enable_grad():
+        out = prompter.differentiable(x)
+        rows = [torch.cat([g.reshape(-1) for g in torch.autograd.grad(out, params, r, retain_graph=True)]) for r in R]
+    prompter.trainable().load_state_dict(state)   # measuring moves no running statistic
+    return torch.stack(rows).detach()
+
+
+def pulled_back_directions(prompter, x, n, tiles, generator):
+    "`n` orthonormal rows spanning `J^T r` for Gaussian `r` constant on a `tiles x tiles` grid of each image."
+    shape = (len(x), 3, prompter.image_size, prompter.image_size)
+    r = torch.randn(n * shape[0], 3, tiles, tiles, generator=generator)
+    r = F.interpolate(r, size=shape[-2:], mode='nearest').view(n, *shape)
+    return torch.linalg.qr(pulled_back(prompter, x, r).T.double()).Q.T.float()
+
+
+@dataclass
+class PulledBack:
+    ("The gradient's projection on `n` orthonormal directions `J^T r` (see `pulled_back_directions`), from one-sided "
+     "differences against a shared centre (`n + 1` queries), as a unit vector.")
+    c: float = 0.005
+    n: int = DIRECTIONS
+    tiles: int = 7
+    prompter = x = None   # the step's prompter and batch, set by the learner below
+
+    @property
+    def queries_per_step(self): return self.n + 1
+
+    def estimate(self, loss_fn, w, k, generator=None):
+        U = pulled_back_directions(self.prompter, self.x, self.n, self.tiles, generator).to(w)
+        h = self.c * w.numel() ** 0.5   # an SPSA perturbation's length
+        losses = loss_fn(torch.cat([w[None], w + h * U]))
+        g = ((losses[1:] - losses[0]) / h) @ U
+        return g / g.norm().clamp_min(1e-12), losses[0].item()
+
+
+def register():
+    "Register `prompt-pullback-gc` (this measurement's estimator, SPSA-GC's update) and its bench row."
+    from blackvip.learners import ZerothOrder
+    from blackvip.optimisers import OPTIMISERS, _stepping
+    from blackvip.registry import HParam
+    if 'prompt-pullback-gc' in OPTIMISERS: return
+
+    class Learner(ZerothOrder):
+        def step(self, prompter, target, x, y, generator):
+            self.opt.estimate.prompter, self.opt.estimate.x = prompter, x
+            return super().step(prompter, target, x, y, generator)
+
+    @OPTIMISERS.register('prompt-pullback-gc', 'a measurement (bench/prompt_space.py): directions J^T r, '
+                         'pb_tiles x pb_tiles noise r pulled back through the decoder (10 vectors per step)',
+                         dict(pb_tiles=HParam(7, 'tiles per side of the noise r', low=1, strict=False)))
+    def _pulled_back_gc(cfg): return _stepping(PulledBack(cfg.c, DIRECTIONS, cfg.pb_tiles), cfg)
+    import blackvip.methods as methods
+    methods.ZerothOrder = Learner
+
+
+def one_run(args):
+    "Train the pulled-back estimator at step size `a` for `budget` images (resumed or reported if done)."
+    dataset, seed, a, budget, out = args
+    torch.set_num_threads(1)
+    register()
+    from blackvip.train import run
+    ESTIMATORS['prompt-pullback-gc'] = {'a': a}
+    cfg = row_config('prompt-pullback-gc', dataset, seed=seed, steps=budget // (4 * (DIRECTIONS + 1)),
+                     eval_every=100, ckpt_every=100)
+    folder = Path(out) / f'a{a}' / f'seed{seed}'
+    if not (folder / 'result.json').exists(): run(cfg, folder, progress=False)
+    return a, json.loads((folder / 'result.json').read_text())['accuracy']
+
+
+def merit(prompter, target, X, Y, batches, draws, eps=1e-3):
+    "Rows `(estimate, cosine, figure of merit)`, means over `batches` batches of 4 and `draws` draws each."
+    from blackvip.learners import exact_gradient
+    from blackvip.estimates import segmented_uniform
+    w, gen, rows = prompter.params(), torch.Generator().manual_seed(0), {}
+
+    def change(x, V):   # |J v| for each unit row v of V, by central differences of the prompted images
+        state = copy.deepcopy(prompter.trainable().state_dict())
+        P = prompter.prompted(prompter.context(x), torch.cat([w + eps * V, w - eps * V]), train=True)
+        prompter.trainable().load_state_dict(state)
+        return ((P[:len(V)] - P[len(V):]) / (2 * eps)).flatten(1).norm(dim=1)
+
+    for b in range(batches):
+        x, y = X[4 * b:4 * b + 4], Y[4 * b:4 * b + 4]
+        g = exact_gradient(prompter, target, x, y)
+        unit = g / g.norm()
+        best = g.norm() ** 2 / change(x, unit[None])[0] ** 2
+
+        def add(name, V):
+            V = V / V.norm(dim=1, keepdim=True)
+            rows.setdefault(name, ([], []))
+            rows[name][0].extend((V @ unit).tolist())
+            rows[name][1].extend(((V @ g) ** 2 / change(x, V) ** 2 / best).tolist())
+
+        add('exact gradient', unit[None])
+        for cos in (0.1, 0.05):
+            noise = torch.randn(draws, len(w), generator=gen)
+            noise = noise - (noise @ unit)[:, None] * unit
+            add(f'isotropic, cosine {cos}', cos * unit + (1 - cos ** 2) ** 0.5 * F.normalize(noise, dim=1))
+        deltas = segmented_uniform((draws, 5, len(w)), gen)
+        add("SPSA-GC's (5 two-sided)", torch.stack([((d @ g)[:, None] / d).mean(0) for d in deltas]))
+        for t in TILES:
+            add(f'pulled back, {t} x {t} tiles', torch.stack([
+                (lambda U: (U @ g) @ U)(pulled_back_directions(prompter, x, DIRECTIONS, t, gen)) for _ in range(draws)]))
+    return [(name, statistics.mean(c), statistics.mean(m)) for name, (c, m) in rows.items()]
+
+
+def markdown(rows, trained, dataset, seed, batches, draws, cosine_needed, budget):
+    head = (f"{dataset}, seed {seed}: the Coordinator at its initialisation, {batches} batches of 4, {draws} draws "
+            "each; the pulled-back estimates from 9 directions (SPSA-GC's 10 copies of a batch per step)\n\n"
+            "| estimate | cosine with the exact gradient | descent per prompt change, relative to the exact gradient's "
+            "|\n|---|---|---|\n")
+    table = head + '\n'.join(f'| {name} | {cos:.3f} | {m:.3f} |' for name, cos, m in rows)
+    if cosine_needed: table += '\n\n' + cosine_needed
+    if trained:
+        table += ("\n\nThe pulled-back estimator (7 x 7 tiles) trained with SPSA-GC's update for "
+                  f'{budget:,} images, seed {seed}: ' + ', '.join(f'a = {a}: {100 * acc:.1f}%' for a, acc in trained)
+                  + ' test accuracy.')
+    return table
+
+
+def isotropic_outcomes(root, seed):
+    "The recorded final accuracies of `bench/cosine_needed.py`'s isotropic runs on `seed`, as a sentence."
+    found = sorted(Path(root).glob(f'loc_mnist_1to4/cos*/seed{seed}/result.json'))
+    if not found: return ''
+    finals = [(f.parts[-3][3:], json.loads(f.read_text())['accuracy']) for f in found]
+    return (f"The isotropic estimates trained in `bench/cosine_needed.py` (1,000 steps, seed {seed}) end at " +
+            ', '.join(f'cosine {c}: {100 * a:.1f}%' for c, a in finals) + ' test accuracy.')
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--dataset', default='loc_mnist_1to4')
+    p.add_argument('--seed', type=int, default=1)
+    p.add_argument('--batches', type=int, default=4)
+    p.add_argument('--draws', type=int, default=4)
+    p.add_argument('--train', action='store_true', help='also train the pulled-back estimator (about 5 minutes a run)')
+    p.add_argument('--a', type=float, nargs='+', default=[0.1, 0.2], help='step sizes to train at (--train)')
+    p.add_argument('--budget', type=int, default=40_000)
+    p.add_argument('--workers', type=int, default=2)
+    p.add_argument('--out', default='results/prompt_space')
+    args = p.parse_args()
+    trained = []
+    if args.train:
+        with ProcessPoolExecutor(args.workers) as pool:
+            trained = sorted(pool.map(one_run, [(args.dataset, args.seed, a, args.budget, Path(args.out) / 'runs')
+                                                for a in args.a]))
+    torch.set_num_threads(args.workers)
+    from blackvip.config import make_prompter
+    from blackvip.targets import DigitTarget
+    cfg, X, Y = shuffled_main_job_data(args.dataset, args.seed)
+    rows = merit(make_prompter(cfg), DigitTarget(), X, Y, args.batches, args.draws)
+    save_measurement(args.out, args.dataset, args.seed,
+                     markdown(rows, trained, args.dataset, args.seed, args.batches, args.draws,
+                              isotropic_outcomes('results/cosine_needed', args.seed), args.budget))
+
+
+if __name__ == '__main__':
+    main()
