@@ -11,7 +11,9 @@ figure of merit below is `(g . v)^2 / |J v|^2`, relative to the exact gradient's
 
 Beside it, the isotropic estimates at a fixed cosine of `bench/cosine_needed.py` (whose training is recorded there) and
 SPSA's own, and, with `--train`, the pulled-back estimator trained with SPSA-GC's update (unit-length estimate, as the
-exact-gradient rows) for 40,000 images on seed 1 at each step size of `--a`:
+exact-gradient rows) for 40,000 images on seed 1 at each step size of `--a`, and at the first step size with each
+`--penalty`: a restoring force on the prompt, the exact gradient of `penalty * mean(prompt^2) / 2` added to the estimate
+(local compute, no query), which keeps the prompts from growing into the clamp:
 
     python bench/prompt_space.py [--dataset loc_mnist_1to4] [--seed 1] [--batches 4] [--draws 4] [--train]
 
@@ -59,6 +61,7 @@ class PulledBack:
     c: float = 0.005
     n: int = DIRECTIONS
     tiles: int = 7
+    penalty: float = 0.0
     prompter = x = None   # the step's prompter and batch, set by the learner below
 
     @property
@@ -69,7 +72,20 @@ class PulledBack:
         h = self.c * w.numel() ** 0.5   # an SPSA perturbation's length
         losses = loss_fn(torch.cat([w[None], w + h * U]))
         g = ((losses[1:] - losses[0]) / h) @ U
-        return g / g.norm().clamp_min(1e-12), losses[0].item()
+        g = g / g.norm().clamp_min(1e-12)
+        if self.penalty: g = g + self.penalty * prompt_energy_gradient(self.prompter, self.x).to(w)
+        return g, losses[0].item()
+
+
+def prompt_energy_gradient(prompter, x):
+    "The gradient of `mean(prompt^2) / 2` over the batch's raw prompts in the decoder's parameters (no query)."
+    state = copy.deepcopy(prompter.trainable().state_dict())
+    params = list(prompter.trainable().parameters())
+    with torch.enable_grad():
+        prompt = prompter.decoder.train()(prompter.encoder(prompter.resize(x)))
+        grads = torch.autograd.grad(prompt.pow(2).mean() / 2, params)
+    prompter.trainable().load_state_dict(state)
+    return torch.cat([g.reshape(-1) for g in grads])
 
 
 def register():
@@ -86,24 +102,40 @@ def register():
 
     @OPTIMISERS.register('prompt-pullback-gc', 'a measurement (bench/prompt_space.py): directions J^T r, '
                          'pb_tiles x pb_tiles noise r pulled back through the decoder (10 vectors per step)',
-                         dict(pb_tiles=HParam(7, 'tiles per side of the noise r', low=1, strict=False)))
-    def _pulled_back_gc(cfg): return _stepping(PulledBack(cfg.c, DIRECTIONS, cfg.pb_tiles), cfg)
+                         dict(pb_tiles=HParam(7, 'tiles per side of the noise r', low=1, strict=False),
+                              pb_penalty=HParam(0.0, 'weight of the restoring force on the prompt', low=0,
+                                                strict=False)))
+    def _pulled_back_gc(cfg): return _stepping(PulledBack(cfg.c, DIRECTIONS, cfg.pb_tiles, cfg.pb_penalty), cfg)
     import blackvip.methods as methods
     methods.ZerothOrder = Learner
 
 
 def one_run(args):
-    "Train the pulled-back estimator at step size `a` for `budget` images (resumed or reported if done)."
-    dataset, seed, a, budget, out = args
+    "Train the pulled-back estimator at step size `a` and `penalty` for `budget` images (resumed or reported if done)."
+    dataset, seed, a, penalty, budget, out = args
     torch.set_num_threads(1)
     register()
     from blackvip.train import run
-    ESTIMATORS['prompt-pullback-gc'] = {'a': a}
+    ESTIMATORS['prompt-pullback-gc'] = {'a': a, **({'pb_penalty': penalty} if penalty else {})}
     cfg = row_config('prompt-pullback-gc', dataset, seed=seed, steps=budget // (4 * (DIRECTIONS + 1)),
                      eval_every=100, ckpt_every=100)
-    folder = Path(out) / f'a{a}' / f'seed{seed}'
+    folder = Path(out) / (f'a{a}_penalty{penalty}' if penalty else f'a{a}') / f'seed{seed}'
     if not (folder / 'result.json').exists(): run(cfg, folder, progress=False)
-    return a, json.loads((folder / 'result.json').read_text())['accuracy']
+    return a, penalty, json.loads((folder / 'result.json').read_text())['accuracy'], prompt_size(cfg, folder / 'prompt.pt')
+
+
+def prompt_size(cfg, path=None):
+    ("The RMS of the raw prompt and the share of prompted pixels clamped at 1 on the training images, for the prompt "
+     "saved at `path` (or at initialisation), as the test evaluates it.")
+    from blackvip.config import make_prompter
+    from blackvip.targets import load_state, load_into
+    from query_efficiency import main_job_data
+    prompter, (_, X, _) = make_prompter(cfg), main_job_data(cfg.dataset, cfg.seed)
+    if path is not None: load_into(prompter.trainable(), load_state(path, 'saved prompt', 'Run --train.'), path,
+                                   'the trained prompt', 'Run --train.')
+    ctx = prompter.context(X)
+    prompt = prompter.prompts(ctx, prompter.params()[None], train=False)[0]
+    return prompt.pow(2).mean().sqrt().item(), (prompter.add(ctx['x'], prompt) >= 1).float().mean().item()
 
 
 def merit(prompter, target, X, Y, batches, draws, eps=1e-3):
@@ -143,7 +175,7 @@ def merit(prompter, target, X, Y, batches, draws, eps=1e-3):
     return [(name, statistics.mean(c), statistics.mean(m)) for name, (c, m) in rows.items()]
 
 
-def markdown(rows, trained, dataset, seed, batches, draws, cosine_needed, budget):
+def markdown(rows, trained, start, dataset, seed, batches, draws, cosine_needed, budget):
     head = (f"{dataset}, seed {seed}: the Coordinator at its initialisation, {batches} batches of 4, {draws} draws "
             "each; the pulled-back estimates from 9 directions (SPSA-GC's 10 copies of a batch per step)\n\n"
             "| estimate | cosine with the exact gradient | descent per prompt change, relative to the exact gradient's "
@@ -151,9 +183,12 @@ def markdown(rows, trained, dataset, seed, batches, draws, cosine_needed, budget
     table = head + '\n'.join(f'| {name} | {cos:.3f} | {m:.3f} |' for name, cos, m in rows)
     if cosine_needed: table += '\n\n' + cosine_needed
     if trained:
-        table += ("\n\nThe pulled-back estimator (7 x 7 tiles) trained with SPSA-GC's update for "
-                  f'{budget:,} images, seed {seed}: ' + ', '.join(f'a = {a}: {100 * acc:.1f}%' for a, acc in trained)
-                  + ' test accuracy.')
+        rms, bright = start
+        table += (f"\n\nThe pulled-back estimator (7 x 7 tiles) trained with SPSA-GC's update for {budget:,} images, "
+                  f"seed {seed}:\n\n| step size a | restoring force | test accuracy | prompt RMS | prompted pixels "
+                  f"clamped at 1 |\n|---|---|---|---|---|\n| (initialisation) | | | {rms:.2f} | {100 * bright:.1f}% |\n"
+                  + '\n'.join(f'| {a} | {penalty or "none"} | {100 * acc:.1f}% | {size[0]:.2f} | {100 * size[1]:.1f}% |'
+                               for a, penalty, acc, size in trained))
     return table
 
 
@@ -173,7 +208,9 @@ def main():
     p.add_argument('--batches', type=int, default=4)
     p.add_argument('--draws', type=int, default=4)
     p.add_argument('--train', action='store_true', help='also train the pulled-back estimator (about 5 minutes a run)')
-    p.add_argument('--a', type=float, nargs='+', default=[0.1, 0.2], help='step sizes to train at (--train)')
+    p.add_argument('--a', type=float, nargs='+', default=[0.2, 0.1], help='step sizes to train at (--train)')
+    p.add_argument('--penalty', type=float, nargs='*', default=[1.0, 3.0],
+                   help='restoring forces on the prompt to train with at the first step size (--train)')
     p.add_argument('--budget', type=int, default=40_000)
     p.add_argument('--workers', type=int, default=2)
     p.add_argument('--out', default='results/prompt_space')
@@ -181,15 +218,17 @@ def main():
     trained = []
     if args.train:
         with ProcessPoolExecutor(args.workers) as pool:
-            trained = sorted(pool.map(one_run, [(args.dataset, args.seed, a, args.budget, Path(args.out) / 'runs')
-                                                for a in args.a]))
+            runs = [(a, 0.0) for a in args.a] + [(args.a[0], penalty) for penalty in args.penalty]
+            trained = list(pool.map(one_run, [(args.dataset, args.seed, a, penalty, args.budget,
+                                               Path(args.out) / 'runs') for a, penalty in runs]))
     torch.set_num_threads(args.workers)
     from blackvip.config import make_prompter
     from blackvip.targets import DigitTarget
     cfg, X, Y = shuffled_main_job_data(args.dataset, args.seed)
     rows = merit(make_prompter(cfg), DigitTarget(), X, Y, args.batches, args.draws)
+    start = prompt_size(cfg)
     save_measurement(args.out, args.dataset, args.seed,
-                     markdown(rows, trained, args.dataset, args.seed, args.batches, args.draws,
+                     markdown(rows, trained, start, args.dataset, args.seed, args.batches, args.draws,
                               isotropic_outcomes('results/cosine_needed', args.seed), args.budget))
 
 
