@@ -13,9 +13,13 @@ Beside it, the isotropic estimates at a fixed cosine of `bench/cosine_needed.py`
 SPSA's own, and, with `--train`, the pulled-back estimator trained with SPSA-GC's update (unit-length estimate, as the
 exact-gradient rows) for 40,000 images on seed 1 at each step size of `--a`, and at the first step size with each
 `--penalty`: a restoring force on the prompt, the exact gradient of `penalty * mean(prompt^2) / 2` added to the estimate
-(local compute, no query), which keeps the prompts from growing into the clamp:
+(local compute, no query), which keeps the prompts from growing into the clamp. With `--structured`, the exact gradient
+degraded to a cosine as `bench/cosine_needed.py` degrades it, but by noise drawn as the pulled-back directions are (one
+`J^T r` per step) instead of isotropic noise, for the same 1,000 steps (`STRUCTURED`: cosine and step size a), beside
+the undegraded gradient at the step size that moves as far along it per step as the smaller step does:
 
-    python bench/prompt_space.py [--dataset loc_mnist_1to4] [--seed 1] [--batches 4] [--draws 4] [--train]
+    python bench/prompt_space.py [--dataset loc_mnist_1to4] [--seed 1] [--batches 4] [--draws 4]
+                                 [--train] [--structured]
 
 The table is printed and written to --out as DATASET_seedSEED.md (training runs under --out/runs/).
 """
@@ -33,6 +37,8 @@ import torch.nn.functional as F
 from query_efficiency import ESTIMATORS, row_config, save_measurement, shuffled_main_job_data
 
 DIRECTIONS, TILES = 9, (7, 28, 224)
+STEP = 0.16   # the first step's length of the exact-gradient rows (a = 1, o = 100: 1 / 101^0.4)
+STRUCTURED = ((0.1, 1.0), (0.4, 1.0), (0.4, 0.2), (1.0, 0.08))   # (cosine, a); the last undegraded, 0.4 x 0.2 along g
 
 
 def pulled_back(prompter, x, R):
@@ -77,6 +83,24 @@ class PulledBack:
         return g, losses[0].item()
 
 
+@dataclass
+class StructuredNoise:
+    ("A measurement: the batch's exact gradient as a unit vector at cosine `cos` with it, the rest one pulled-back "
+     "direction (`pulled_back_directions`, `tiles`) made orthogonal to it (1 vector per step).")
+    cos: float = 0.1
+    tiles: int = 7
+    queries_per_step = 1
+    prompter = x = None   # the step's prompter and batch, set by the learner below
+
+    def estimate(self, loss_fn, w, k, generator=None):
+        g, loss = loss_fn.gradient()
+        g = g.to(w) / g.norm().clamp_min(1e-12)
+        if self.cos >= 1: return g, loss
+        noise = pulled_back_directions(self.prompter, self.x, 1, self.tiles, generator)[0].to(w)
+        noise = noise - (noise @ g) * g
+        return self.cos * g + (1 - self.cos ** 2) ** 0.5 * noise / noise.norm(), loss
+
+
 def prompt_energy_gradient(prompter, x):
     "The gradient of `mean(prompt^2) / 2` over the batch's raw prompts in the decoder's parameters (no query)."
     state = copy.deepcopy(prompter.trainable().state_dict())
@@ -106,6 +130,13 @@ def register():
                               pb_penalty=HParam(0.0, 'weight of the restoring force on the prompt', low=0,
                                                 strict=False)))
     def _pulled_back_gc(cfg): return _stepping(PulledBack(cfg.c, DIRECTIONS, cfg.pb_tiles, cfg.pb_penalty), cfg)
+
+    @OPTIMISERS.register('structured-exact-gc', "a measurement (bench/prompt_space.py): exact-gc's degraded gradient, "
+                         'its noise a pulled-back direction (1 vector per step; needs the target\'s gradients)',
+                         dict(sn_cos=HParam(0.1, "the estimate's cosine with the exact gradient", low=0),
+                              sn_tiles=HParam(7, 'tiles per side of the noise r', low=1, strict=False)),
+                         gradients=True)
+    def _structured_exact_gc(cfg): return _stepping(StructuredNoise(cfg.sn_cos, cfg.sn_tiles), cfg)
     import blackvip.methods as methods
     methods.ZerothOrder = Learner
 
@@ -121,7 +152,22 @@ def one_run(args):
                      eval_every=100, ckpt_every=100)
     folder = Path(out) / (f'a{a}_penalty{penalty}' if penalty else f'a{a}') / f'seed{seed}'
     if not (folder / 'result.json').exists(): run(cfg, folder, progress=False)
-    return a, penalty, json.loads((folder / 'result.json').read_text())['accuracy'], prompt_size(cfg, folder / 'prompt.pt')
+    accuracy = json.loads((folder / 'result.json').read_text())['accuracy']
+    return a, penalty, accuracy, prompt_size(cfg, folder / 'prompt.pt')
+
+
+def one_structured(args):
+    ("Train with the exact gradient degraded to `cos` by pulled-back noise for 1,000 steps at step size `a` (resumed "
+     "or reported if done).")
+    dataset, seed, cos, a, out = args
+    torch.set_num_threads(1)
+    register()
+    from blackvip.train import run
+    ESTIMATORS['structured-exact-gc'] = {'a': a, 'sn_cos': cos}
+    cfg = row_config('structured-exact-gc', dataset, seed=seed, steps=1000, eval_every=100, ckpt_every=100)
+    folder = Path(out) / f'structured_cos{cos}_a{a}' / f'seed{seed}'
+    if not (folder / 'result.json').exists(): run(cfg, folder, progress=False)
+    return cos, a, json.loads((folder / 'result.json').read_text())['accuracy']
 
 
 def prompt_size(cfg, path=None):
@@ -139,16 +185,31 @@ def prompt_size(cfg, path=None):
 
 
 def merit(prompter, target, X, Y, batches, draws, eps=1e-3):
-    "Rows `(estimate, cosine, figure of merit)`, means over `batches` batches of 4 and `draws` draws each."
+    ("Rows `(estimate, cosine, cosine with the mean gradient of the other training images, figure of merit, loss "
+     "change of one step)`, means over the first `batches` batches of 4 and `draws` draws each.")
     from blackvip.learners import exact_gradient
     from blackvip.estimates import segmented_uniform
     w, gen, rows = prompter.params(), torch.Generator().manual_seed(0), {}
+    others = len(Y) // 4 - batches   # what the whole training set asks: the batches no row is measured on
+    mean = torch.stack([exact_gradient(prompter, target, X[4 * b:4 * b + 4], Y[4 * b:4 * b + 4])
+                        for b in range(batches, batches + others)]).mean(0)
 
     def change(x, V):   # |J v| for each unit row v of V, by central differences of the prompted images
         state = copy.deepcopy(prompter.trainable().state_dict())
         P = prompter.prompted(prompter.context(x), torch.cat([w + eps * V, w - eps * V]), train=True)
         prompter.trainable().load_state_dict(state)
         return ((P[:len(V)] - P[len(V):]) / (2 * eps)).flatten(1).norm(dim=1)
+
+    def step_change(V):   # the other training images' mean loss after one step of length STEP along -v, minus before
+        total = 0
+        for b in range(batches, batches + others):
+            x, y = X[4 * b:4 * b + 4], Y[4 * b:4 * b + 4]
+            state = copy.deepcopy(prompter.trainable().state_dict())
+            P = prompter.prompted(prompter.context(x), torch.cat([w[None], w - STEP * V]), train=True)
+            prompter.trainable().load_state_dict(state)
+            losses = F.cross_entropy(target(P.flatten(0, 1)), y.repeat(len(V) + 1), reduction='none')
+            total = total + losses.view(len(V) + 1, -1).mean(1)
+        return (total[1:] - total[0]) / others
 
     for b in range(batches):
         x, y = X[4 * b:4 * b + 4], Y[4 * b:4 * b + 4]
@@ -158,9 +219,11 @@ def merit(prompter, target, X, Y, batches, draws, eps=1e-3):
 
         def add(name, V):
             V = V / V.norm(dim=1, keepdim=True)
-            rows.setdefault(name, ([], []))
+            rows.setdefault(name, ([], [], [], []))
             rows[name][0].extend((V @ unit).tolist())
-            rows[name][1].extend(((V @ g) ** 2 / change(x, V) ** 2 / best).tolist())
+            rows[name][1].extend((V @ mean / mean.norm()).tolist())
+            rows[name][2].extend(((V @ g) ** 2 / change(x, V) ** 2 / best).tolist())
+            rows[name][3].extend(step_change(V).tolist())
 
         add('exact gradient', unit[None])
         for cos in (0.1, 0.05):
@@ -171,16 +234,19 @@ def merit(prompter, target, X, Y, batches, draws, eps=1e-3):
         add("SPSA-GC's (5 two-sided)", torch.stack([((d @ g)[:, None] / d).mean(0) for d in deltas]))
         for t in TILES:
             add(f'pulled back, {t} x {t} tiles', torch.stack([
-                (lambda U: (U @ g) @ U)(pulled_back_directions(prompter, x, DIRECTIONS, t, gen)) for _ in range(draws)]))
-    return [(name, statistics.mean(c), statistics.mean(m)) for name, (c, m) in rows.items()]
+                (lambda U: (U @ g) @ U)(pulled_back_directions(prompter, x, DIRECTIONS, t, gen))
+                for _ in range(draws)]))
+    return [(name, *map(statistics.mean, values)) for name, values in rows.items()]
 
 
-def markdown(rows, trained, start, dataset, seed, batches, draws, cosine_needed, budget):
+def markdown(rows, trained, start, structured, dataset, seed, batches, draws, cosine_needed, budget):
     head = (f"{dataset}, seed {seed}: the Coordinator at its initialisation, {batches} batches of 4, {draws} draws "
             "each; the pulled-back estimates from 9 directions (SPSA-GC's 10 copies of a batch per step)\n\n"
-            "| estimate | cosine with the exact gradient | descent per prompt change, relative to the exact gradient's "
-            "|\n|---|---|---|\n")
-    table = head + '\n'.join(f'| {name} | {cos:.3f} | {m:.3f} |' for name, cos, m in rows)
+            "| estimate | cosine with the batch's exact gradient | cosine with the mean gradient of the other training "
+            "images | descent per prompt change, relative to the exact gradient's | change of the other training "
+            f"images' loss after one step of length {STEP} along it |\n|---|---|---|---|---|\n")
+    table = head + '\n'.join(f'| {name} | {cos:.3f} | {pop:.3f} | {m:.3f} | {step:+.4f} |'
+                              for name, cos, pop, m, step in rows)
     if cosine_needed: table += '\n\n' + cosine_needed
     if trained:
         rms, bright = start
@@ -189,16 +255,30 @@ def markdown(rows, trained, start, dataset, seed, batches, draws, cosine_needed,
                   f"clamped at 1 |\n|---|---|---|---|---|\n| (initialisation) | | | {rms:.2f} | {100 * bright:.1f}% |\n"
                   + '\n'.join(f'| {a} | {penalty or "none"} | {100 * acc:.1f}% | {size[0]:.2f} | {100 * size[1]:.1f}% |'
                                for a, penalty, acc, size in trained))
+    if structured:
+        isotropic = cosine_needed_finals('results/cosine_needed', seed)
+        rows = [('isotropic (`bench/cosine_needed.py`)', cos, 1.0, acc) for cos, acc in isotropic.items()
+                if cos in {c for c, _, _ in structured} and cos < 1]
+        rows += [('pulled back (7 x 7 tiles)' if cos < 1 else 'none', cos, a, acc) for cos, a, acc in structured]
+        table += (f"\n\nThe exact gradient degraded to a cosine, 1,000 steps, seed {seed}:\n\n| noise | cosine | step "
+                  "size a | step along the exact gradient (cosine x a) | test accuracy |\n|---|---|---|---|---|\n"
+                  + '\n'.join(f'| {noise} | {cos:g} | {a:g} | {cos * a:.2f} | {100 * acc:.1f}% |'
+                               for noise, cos, a, acc in rows))
     return table
+
+
+def cosine_needed_finals(root, seed):
+    "`{cosine: final accuracy}` of `bench/cosine_needed.py`'s isotropic runs on `seed`, from their records."
+    found = sorted(Path(root).glob(f'loc_mnist_1to4/cos*/seed{seed}/result.json'))
+    return {float(f.parts[-3][3:]): json.loads(f.read_text())['accuracy'] for f in found}
 
 
 def isotropic_outcomes(root, seed):
     "The recorded final accuracies of `bench/cosine_needed.py`'s isotropic runs on `seed`, as a sentence."
-    found = sorted(Path(root).glob(f'loc_mnist_1to4/cos*/seed{seed}/result.json'))
-    if not found: return ''
-    finals = [(f.parts[-3][3:], json.loads(f.read_text())['accuracy']) for f in found]
+    finals = cosine_needed_finals(root, seed)
+    if not finals: return ''
     return (f"The isotropic estimates trained in `bench/cosine_needed.py` (1,000 steps, seed {seed}) end at " +
-            ', '.join(f'cosine {c}: {100 * a:.1f}%' for c, a in finals) + ' test accuracy.')
+            ', '.join(f'cosine {c:g}: {100 * a:.1f}%' for c, a in finals.items()) + ' test accuracy.')
 
 
 def main():
@@ -211,11 +291,17 @@ def main():
     p.add_argument('--a', type=float, nargs='+', default=[0.2, 0.1], help='step sizes to train at (--train)')
     p.add_argument('--penalty', type=float, nargs='*', default=[1.0, 3.0],
                    help='restoring forces on the prompt to train with at the first step size (--train)')
+    p.add_argument('--structured', action='store_true',
+                   help='also train the exact gradient degraded by pulled-back noise (about 2 minutes a run)')
     p.add_argument('--budget', type=int, default=40_000)
     p.add_argument('--workers', type=int, default=2)
     p.add_argument('--out', default='results/prompt_space')
     args = p.parse_args()
-    trained = []
+    trained, structured = [], []
+    if args.structured:
+        with ProcessPoolExecutor(args.workers) as pool:
+            structured = list(pool.map(one_structured, [(args.dataset, args.seed, cos, a, Path(args.out) / 'runs')
+                                                        for cos, a in STRUCTURED]))
     if args.train:
         with ProcessPoolExecutor(args.workers) as pool:
             runs = [(a, 0.0) for a in args.a] + [(args.a[0], penalty) for penalty in args.penalty]
@@ -228,7 +314,7 @@ def main():
     rows = merit(make_prompter(cfg), DigitTarget(), X, Y, args.batches, args.draws)
     start = prompt_size(cfg)
     save_measurement(args.out, args.dataset, args.seed,
-                     markdown(rows, trained, start, args.dataset, args.seed, args.batches, args.draws,
+                     markdown(rows, trained, start, structured, args.dataset, args.seed, args.batches, args.draws,
                               isotropic_outcomes('results/cosine_needed', args.seed), args.budget))
 
 
