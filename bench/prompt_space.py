@@ -167,21 +167,26 @@ def one_structured(args):
     cfg = row_config('structured-exact-gc', dataset, seed=seed, steps=1000, eval_every=100, ckpt_every=100)
     folder = Path(out) / f'structured_cos{cos}_a{a}' / f'seed{seed}'
     if not (folder / 'result.json').exists(): run(cfg, folder, progress=False)
-    return cos, a, json.loads((folder / 'result.json').read_text())['accuracy']
+    return cos, a, json.loads((folder / 'result.json').read_text())['accuracy'], prompt_size(cfg, folder / 'prompt.pt')
 
 
 def prompt_size(cfg, path=None):
-    ("The RMS of the raw prompt and the share of prompted pixels clamped at 1 on the training images, for the prompt "
-     "saved at `path` (or at initialisation), as the test evaluates it.")
+    ("The RMS of the raw prompt and the share of prompted pixels clamped at 1 on the training images, as the test "
+     "evaluates them, and the mean norm of the exact gradient over 10 training batches of 4, for the prompt saved at "
+     "`path` (or at initialisation).")
     from blackvip.config import make_prompter
-    from blackvip.targets import load_state, load_into
+    from blackvip.learners import exact_gradient
+    from blackvip.targets import load_state, load_into, DigitTarget
     from query_efficiency import main_job_data
-    prompter, (_, X, _) = make_prompter(cfg), main_job_data(cfg.dataset, cfg.seed)
+    prompter, (_, X, Y) = make_prompter(cfg), main_job_data(cfg.dataset, cfg.seed)
     if path is not None: load_into(prompter.trainable(), load_state(path, 'saved prompt', 'Run --train.'), path,
                                    'the trained prompt', 'Run --train.')
     ctx = prompter.context(X)
     prompt = prompter.prompts(ctx, prompter.params()[None], train=False)[0]
-    return prompt.pow(2).mean().sqrt().item(), (prompter.add(ctx['x'], prompt) >= 1).float().mean().item()
+    target = DigitTarget()
+    norm = statistics.mean(exact_gradient(prompter, target, X[i:i + 4], Y[i:i + 4]).norm().item()
+                           for i in range(0, 40, 4))
+    return prompt.pow(2).mean().sqrt().item(), (prompter.add(ctx['x'], prompt) >= 1).float().mean().item(), norm
 
 
 def merit(prompter, target, X, Y, batches, draws, eps=1e-3):
@@ -249,21 +254,25 @@ def markdown(rows, trained, start, structured, dataset, seed, batches, draws, co
                               for name, cos, pop, m, step in rows)
     if cosine_needed: table += '\n\n' + cosine_needed
     if trained:
-        rms, bright = start
+        rms, bright, norm = start
         table += (f"\n\nThe pulled-back estimator (7 x 7 tiles) trained with SPSA-GC's update for {budget:,} images, "
                   f"seed {seed}:\n\n| step size a | restoring force | test accuracy | prompt RMS | prompted pixels "
-                  f"clamped at 1 |\n|---|---|---|---|---|\n| (initialisation) | | | {rms:.2f} | {100 * bright:.1f}% |\n"
-                  + '\n'.join(f'| {a} | {penalty or "none"} | {100 * acc:.1f}% | {size[0]:.2f} | {100 * size[1]:.1f}% |'
-                               for a, penalty, acc, size in trained))
+                  "clamped at 1 | exact gradient's norm |\n|---|---|---|---|---|---|\n"
+                  f"| (initialisation) | | | {rms:.2f} | {100 * bright:.1f}% | {norm:.2f} |\n"
+                  + '\n'.join(f'| {a} | {penalty or "none"} | {100 * acc:.1f}% | {size[0]:.2f} | {100 * size[1]:.1f}% '
+                               f'| {size[2]:.2f} |' for a, penalty, acc, size in trained))
     if structured:
         isotropic = cosine_needed_finals('results/cosine_needed', seed)
-        rows = [('isotropic (`bench/cosine_needed.py`)', cos, 1.0, acc) for cos, acc in isotropic.items()
-                if cos in {c for c, _, _ in structured} and cos < 1]
-        rows += [('pulled back (7 x 7 tiles)' if cos < 1 else 'none', cos, a, acc) for cos, a, acc in structured]
+        rows = [('isotropic (`bench/cosine_needed.py`)', cos, 1.0, acc, '-') for cos, acc in isotropic.items()
+                if cos in {c for c, *_ in structured} and cos < 1]
+        rows += [('pulled back (7 x 7 tiles)' if cos < 1 else 'none', cos, a, acc, f'{size[2]:.2f}')
+                 for cos, a, acc, size in structured]
         table += (f"\n\nThe exact gradient degraded to a cosine, 1,000 steps, seed {seed}:\n\n| noise | cosine | step "
-                  "size a | step along the exact gradient (cosine x a) | test accuracy |\n|---|---|---|---|---|\n"
-                  + '\n'.join(f'| {noise} | {cos:g} | {a:g} | {cos * a:.2f} | {100 * acc:.1f}% |'
-                               for noise, cos, a, acc in rows))
+                  "size a | step along the exact gradient (cosine x a) | test accuracy | exact gradient's norm at the "
+                  "end "
+                  f"(at initialisation {start[2]:.2f}) |\n|---|---|---|---|---|---|\n"
+                  + '\n'.join(f'| {noise} | {cos:g} | {a:g} | {cos * a:.2f} | {100 * acc:.1f}% | {norm} |'
+                               for noise, cos, a, acc, norm in rows))
     return table
 
 
