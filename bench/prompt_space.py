@@ -33,6 +33,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from blackvip.estimates import ExactGradient
 
 from query_efficiency import ESTIMATORS, row_config, save_measurement, shuffled_main_job_data
 
@@ -84,21 +85,14 @@ class PulledBack:
 
 
 @dataclass
-class StructuredNoise:
-    ("A measurement: the batch's exact gradient as a unit vector at cosine `cos` with it, the rest one pulled-back "
-     "direction (`pulled_back_directions`, `tiles`) made orthogonal to it (1 vector per step).")
-    cos: float = 0.1
+class StructuredNoise(ExactGradient):
+    ("A measurement: exact-gc's gradient degraded to cosine `cos`, its noise one pulled-back direction "
+     "(`pulled_back_directions`, `tiles`) instead of an isotropic one (1 vector per step).")
     tiles: int = 7
-    queries_per_step = 1
     prompter = x = None   # the step's prompter and batch, set by the learner below
 
-    def estimate(self, loss_fn, w, k, generator=None):
-        g, loss = loss_fn.gradient()
-        g = g.to(w) / g.norm().clamp_min(1e-12)
-        if self.cos >= 1: return g, loss
-        noise = pulled_back_directions(self.prompter, self.x, 1, self.tiles, generator)[0].to(w)
-        noise = noise - (noise @ g) * g
-        return self.cos * g + (1 - self.cos ** 2) ** 0.5 * noise / noise.norm(), loss
+    def noise(self, w, generator=None):
+        return pulled_back_directions(self.prompter, self.x, 1, self.tiles, generator)[0].to(w)
 
 
 def prompt_energy_gradient(prompter, x):
@@ -141,33 +135,31 @@ def register():
     methods.ZerothOrder = Learner
 
 
-def one_run(args):
-    "Train the pulled-back estimator at step size `a` and `penalty` for `budget` images (resumed or reported if done)."
-    dataset, seed, a, penalty, budget, out = args
+def train_row(row, spec, dataset, seed, steps, folder):
+    ("Train this measurement's estimator `row` with the settings `spec` for `steps` steps into `folder` (resumed or "
+     "reported if done): its test accuracy and `prompt_size`.")
     torch.set_num_threads(1)
     register()
     from blackvip.train import run
-    ESTIMATORS['prompt-pullback-gc'] = {'a': a, **({'pb_penalty': penalty} if penalty else {})}
-    cfg = row_config('prompt-pullback-gc', dataset, seed=seed, steps=budget // (4 * (DIRECTIONS + 1)),
-                     eval_every=100, ckpt_every=100)
-    folder = Path(out) / (f'a{a}_penalty{penalty}' if penalty else f'a{a}') / f'seed{seed}'
+    ESTIMATORS[row] = spec
+    cfg = row_config(row, dataset, seed=seed, steps=steps, eval_every=100, ckpt_every=100)
     if not (folder / 'result.json').exists(): run(cfg, folder, progress=False)
-    accuracy = json.loads((folder / 'result.json').read_text())['accuracy']
-    return a, penalty, accuracy, prompt_size(cfg, folder / 'prompt.pt')
+    return json.loads((folder / 'result.json').read_text())['accuracy'], prompt_size(cfg, folder / 'prompt.pt')
+
+
+def one_run(args):
+    "Train the pulled-back estimator at step size `a` and `penalty` for `budget` images."
+    dataset, seed, a, penalty, budget, out = args
+    folder = Path(out) / (f'a{a}_penalty{penalty}' if penalty else f'a{a}') / f'seed{seed}'
+    return a, penalty, *train_row('prompt-pullback-gc', {'a': a, **({'pb_penalty': penalty} if penalty else {})},
+                                  dataset, seed, budget // (4 * (DIRECTIONS + 1)), folder)
 
 
 def one_structured(args):
-    ("Train with the exact gradient degraded to `cos` by pulled-back noise for 1,000 steps at step size `a` (resumed "
-     "or reported if done).")
+    "Train with the exact gradient degraded to `cos` by pulled-back noise for 1,000 steps at step size `a`."
     dataset, seed, cos, a, out = args
-    torch.set_num_threads(1)
-    register()
-    from blackvip.train import run
-    ESTIMATORS['structured-exact-gc'] = {'a': a, 'sn_cos': cos}
-    cfg = row_config('structured-exact-gc', dataset, seed=seed, steps=1000, eval_every=100, ckpt_every=100)
-    folder = Path(out) / f'structured_cos{cos}_a{a}' / f'seed{seed}'
-    if not (folder / 'result.json').exists(): run(cfg, folder, progress=False)
-    return cos, a, json.loads((folder / 'result.json').read_text())['accuracy'], prompt_size(cfg, folder / 'prompt.pt')
+    return cos, a, *train_row('structured-exact-gc', {'a': a, 'sn_cos': cos}, dataset, seed, 1000,
+                              Path(out) / f'structured_cos{cos}_a{a}' / f'seed{seed}')
 
 
 def prompt_size(cfg, path=None):
@@ -205,16 +197,19 @@ def merit(prompter, target, X, Y, batches, draws, eps=1e-3):
         prompter.trainable().load_state_dict(state)
         return ((P[:len(V)] - P[len(V):]) / (2 * eps)).flatten(1).norm(dim=1)
 
-    def step_change(V):   # the other training images' mean loss after one step of length STEP along -v, minus before
+    def other_loss(W):   # the other training images' mean loss at each parameter vector of W
         total = 0
         for b in range(batches, batches + others):
             x, y = X[4 * b:4 * b + 4], Y[4 * b:4 * b + 4]
             state = copy.deepcopy(prompter.trainable().state_dict())
-            P = prompter.prompted(prompter.context(x), torch.cat([w[None], w - STEP * V]), train=True)
+            P = prompter.prompted(prompter.context(x), W, train=True)
             prompter.trainable().load_state_dict(state)
-            losses = F.cross_entropy(target(P.flatten(0, 1)), y.repeat(len(V) + 1), reduction='none')
-            total = total + losses.view(len(V) + 1, -1).mean(1)
-        return (total[1:] - total[0]) / others
+            total = total + F.cross_entropy(target(P.flatten(0, 1)), y.repeat(len(W)), reduction='none').view(
+                len(W), -1).mean(1)
+        return total / others
+
+    before = other_loss(w[None])[0]
+    step_change = lambda V: other_loss(w - STEP * V) - before   # after one step of length STEP along -v, minus before
 
     for b in range(batches):
         x, y = X[4 * b:4 * b + 4], Y[4 * b:4 * b + 4]

@@ -156,10 +156,14 @@ class ExactGradient:
         g, loss = gradient()
         g = g.to(w) / g.norm().clamp_min(1e-12)
         if self.cos < 1:
-            n = torch.randn(len(w), generator=generator).to(w)
+            n = self.noise(w, generator)
             n = n - (n @ g) * g
             g = self.cos * g + math.sqrt(1 - self.cos ** 2) * n / n.norm()
         return g, loss
+
+    def noise(self, w, generator=None):
+        "The direction the degraded gradient's noise is drawn along, before it is made orthogonal: isotropic here."
+        return torch.randn(len(w), generator=generator).to(w)
 
 # %% ../nbs/04_estimates.ipynb #q014y
 @dataclass
