@@ -17,7 +17,6 @@ three questions about an estimate that keeps about sqrt(n / D) of the gradient's
 The table is printed and written to --out as DATASET_seedSEED.md.
 """
 import argparse
-import copy
 import statistics
 
 import torch
@@ -28,12 +27,10 @@ from query_efficiency import save_measurement, shuffled_main_job_data
 
 def per_image_gradients(prompter, model, x, y):
     "`(len(y), P)`: each image's cross-entropy gradient in the prompter's parameters, within its batch's forward pass."
-    state = copy.deepcopy(prompter.trainable().state_dict())
     params = list(prompter.trainable().parameters())
-    with torch.enable_grad():
+    with prompter.unmoved(), torch.enable_grad():   # measuring moves no running statistic
         losses = F.cross_entropy(model.gradient_path()(prompter.differentiable(x)), y, reduction='none')
         rows = [torch.cat([g.reshape(-1) for g in torch.autograd.grad(l, params, retain_graph=True)]) for l in losses]
-    prompter.trainable().load_state_dict(state)   # measuring moves no running statistic
     return torch.stack(rows).detach()
 
 

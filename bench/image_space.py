@@ -17,7 +17,6 @@ exactly, their small-step limit), averaged over batches and draws.
 The table is printed and written to --out as DATASET_seedSEED.md.
 """
 import argparse
-import copy
 import statistics
 
 import torch
@@ -49,8 +48,7 @@ def measure(prompter, target, X, Y, batches, draws, grids=(7, 14, 28, 56), q=9):
     generator, rows = torch.Generator().manual_seed(0), {t: ([], []) for t in grids}
     for b in range(batches):
         x, y = X[4 * b:4 * b + 4], Y[4 * b:4 * b + 4]
-        state = copy.deepcopy(prompter.trainable().state_dict())
-        with torch.enable_grad():
+        with prompter.unmoved(), torch.enable_grad():   # measuring moves no running statistic
             prompted = prompter.differentiable(x)
             image = prompted.detach().requires_grad_(True)
             g = torch.autograd.grad(F.cross_entropy(path(image), y), image)[0]
@@ -60,7 +58,6 @@ def measure(prompter, target, X, Y, batches, draws, grids=(7, 14, 28, 56), q=9):
             for t in grids:
                 rows[t][0].append(cosine(back(tiles(g, t)), exact))
                 rows[t][1].extend(cosine(back(tile_estimate(g, free, t, q, generator)), exact) for _ in range(draws))
-        prompter.trainable().load_state_dict(state)   # measuring moves no running statistic
     return [(t, statistics.mean(low), statistics.mean(est)) for t, (low, est) in rows.items()]
 
 

@@ -24,7 +24,6 @@ the undegraded gradient at the step size that moves as far along it per step as 
 The table is printed and written to --out as DATASET_seedSEED.md (training runs under --out/runs/).
 """
 import argparse
-import copy
 import json
 import statistics
 from concurrent.futures import ProcessPoolExecutor
@@ -44,12 +43,10 @@ STRUCTURED = ((0.1, 1.0), (0.4, 1.0), (0.4, 0.2), (1.0, 0.08))   # (cosine, a); 
 
 def pulled_back(prompter, x, R):
     "`J^T r` for each image-space direction `r` of `R (n, N, C, H, W)`: rows `(n, P)`, the prompter left as it was."
-    state = copy.deepcopy(prompter.trainable().state_dict())
     params = list(prompter.trainable().parameters())
-    with torch.enable_grad():
+    with prompter.unmoved(), torch.enable_grad():   # measuring moves no running statistic
         out = prompter.differentiable(x)
         rows = [torch.cat([g.reshape(-1) for g in torch.autograd.grad(out, params, r, retain_graph=True)]) for r in R]
-    prompter.trainable().load_state_dict(state)   # measuring moves no running statistic
     return torch.stack(rows).detach()
 
 
@@ -97,12 +94,10 @@ class StructuredNoise(ExactGradient):
 
 def prompt_energy_gradient(prompter, x):
     "The gradient of `mean(prompt^2) / 2` over the batch's raw prompts in the decoder's parameters (no query)."
-    state = copy.deepcopy(prompter.trainable().state_dict())
     params = list(prompter.trainable().parameters())
-    with torch.enable_grad():
+    with prompter.unmoved(), torch.enable_grad():
         prompt = prompter.decoder.train()(prompter.encoder(prompter.resize(x)))
         grads = torch.autograd.grad(prompt.pow(2).mean() / 2, params)
-    prompter.trainable().load_state_dict(state)
     return torch.cat([g.reshape(-1) for g in grads])
 
 
@@ -192,18 +187,14 @@ def merit(prompter, target, X, Y, batches, draws, eps=1e-3):
                         for b in range(batches, batches + others)]).mean(0)
 
     def change(x, V):   # |J v| for each unit row v of V, by central differences of the prompted images
-        state = copy.deepcopy(prompter.trainable().state_dict())
-        P = prompter.prompted(prompter.context(x), torch.cat([w + eps * V, w - eps * V]), train=True)
-        prompter.trainable().load_state_dict(state)
+        with prompter.unmoved(): P = prompter.prompted(prompter.context(x), torch.cat([w + eps * V, w - eps * V]))
         return ((P[:len(V)] - P[len(V):]) / (2 * eps)).flatten(1).norm(dim=1)
 
     def other_loss(W):   # the other training images' mean loss at each parameter vector of W
         total = 0
         for b in range(batches, batches + others):
             x, y = X[4 * b:4 * b + 4], Y[4 * b:4 * b + 4]
-            state = copy.deepcopy(prompter.trainable().state_dict())
-            P = prompter.prompted(prompter.context(x), W, train=True)
-            prompter.trainable().load_state_dict(state)
+            with prompter.unmoved(): P = prompter.prompted(prompter.context(x), W)
             total = total + F.cross_entropy(target(P.flatten(0, 1)), y.repeat(len(W)), reduction='none').view(
                 len(W), -1).mean(1)
         return total / others

@@ -7,7 +7,7 @@ __all__ = ['LOSSES', 'focal_loss', 'make_loss_fn', 'gradient_loss', 'gradient_an
            'Backprop', 'BackpropSGD']
 
 # %% ../nbs/05a_learners.ipynb #l002
-import copy
+import contextlib
 import math
 import time
 
@@ -49,12 +49,10 @@ def gradient_and_loss(prompter, target, x, y, as_query=False):
     ("The exact gradient `(P,)` of the batch's cross-entropy at the prompter's parameters, through `target`'s "
      "white-box path, and the loss; the prompter is left as it was or, `as_query`, with its running statistics moved "
      "by this forward pass as a query's would move them.")
-    state = None if as_query else copy.deepcopy(prompter.trainable().state_dict())
     params = list(prompter.trainable().parameters())
-    with torch.enable_grad():
+    with (contextlib.nullcontext() if as_query else prompter.unmoved()), torch.enable_grad():
         loss = gradient_loss(prompter, target, x, y)
         grads = torch.autograd.grad(loss, params)
-    if state is not None: prompter.trainable().load_state_dict(state)
     return torch.cat([g.reshape(-1) for g in grads]).detach().cpu(), loss.item()
 
 def exact_gradient(prompter, target, x, y):

@@ -6,6 +6,9 @@
 __all__ = ['PROMPTERS', 'NORMALISED_UNIT', 'Prompter', 'show_prompts']
 
 # %% ../nbs/02_prompting.ipynb #p002
+import copy
+from contextlib import contextmanager
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -29,6 +32,13 @@ class Prompter(nn.Module):
     def set_params(self, w):
         vector_to_parameters(w.to(next(self.trainable().parameters()).dtype), self.trainable().parameters())
     def num_params(self): return sum(p.numel() for p in self.trainable().parameters())
+
+    @contextmanager
+    def unmoved(self):
+        "A block after which the trainable part's parameters and running statistics are as they were before it."
+        state = copy.deepcopy(self.trainable().state_dict())
+        try: yield self
+        finally: self.trainable().load_state_dict(state)
 
     def resize(self, x):
         "Images at the prompt's size (bilinear), in [0, 1]."

@@ -7,7 +7,6 @@ __all__ = ['POINTS', 'InSubspace', 'standard_estimators', 'PriorAlone', 'estimat
            'plot_quality']
 
 # %% ../nbs/06c_estimate_quality.ipynb #e002
-import copy
 import json
 import math
 from pathlib import Path
@@ -55,15 +54,13 @@ def estimate_quality(estimators, prompter, target, batches, trials=10, k=1, seed
     for x, y in batches:
         exact = exact_gradient(prompter, target, x, y)
         prior = exact_gradient(prompter, surrogate, x, y) if surrogate is not None else None
-        state = copy.deepcopy(prompter.trainable().state_dict())
         loss_fn = make_loss_fn(prompter, target, prompter.context(x), y, max_batch,
                                prior=(lambda: prior) if prior is not None else None)
-        for name, est in estimators.items():
-            for _ in range(trials):
-                g = est.estimate(loss_fn, w, k, gen)[0]
-                rows.setdefault(name, []).append(F.cosine_similarity(g, exact, dim=0).item())
-        # estimating updates BatchNorm's running statistics; measuring changes nothing
-        prompter.trainable().load_state_dict(state)
+        with prompter.unmoved():   # estimating moves BatchNorm's running statistics; measuring changes nothing
+            for name, est in estimators.items():
+                for _ in range(trials):
+                    g = est.estimate(loss_fn, w, k, gen)[0]
+                    rows.setdefault(name, []).append(F.cosine_similarity(g, exact, dim=0).item())
     return {name: {'cosine': sum(c) / len(c), 'std': torch.tensor(c).std().item() if len(c) > 1 else 0.0,
                    'queries': estimators[name].queries_per_step, 'draws': len(c)} for name, c in rows.items()}
 
