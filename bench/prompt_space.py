@@ -19,7 +19,15 @@ degraded to a cosine as `bench/cosine_needed.py` degrades it, but by noise drawn
 the undegraded gradient at the step size that moves as far along it per step as the smaller step does:
 
     python bench/prompt_space.py [--dataset loc_mnist_1to4] [--seed 1] [--batches 4] [--draws 4]
-                                 [--train] [--structured]
+                                 [--train] [--structured] [--learned]
+
+With `--learned` (after `--train` and `--structured`, or with them), what the pulled-back directions hold of the
+gradient at initialisation and at two learned prompts, the exact gradient's (`STRUCTURED`'s last row) and the pulled-back
+estimator's (`LEARNED_AT`): how much of a batch's gradient the training set shares, the cosines of the exact batch
+gradient and of the pulled-back estimate (one-sided differences, as trained) with the other training images' mean
+gradient, and the shares of the batch's and of the mean gradient's squared norm in 9 and 90 pulled-back directions; and,
+as what a prompt has to do, the target's and the surrogate's accuracy on the training images as they are and with the
+centre patch, where Loc-MNIST puts the fake digit, erased to black.
 
 The table is printed and written to --out as DATASET_seedSEED.md (training runs under --out/runs/).
 """
@@ -39,6 +47,7 @@ from query_efficiency import ESTIMATORS, row_config, save_measurement, shuffled_
 DIRECTIONS, TILES = 9, (7, 28, 224)
 STEP = 0.16   # the first step's length of the exact-gradient rows (a = 1, o = 100: 1 / 101^0.4)
 STRUCTURED = ((0.1, 1.0), (0.4, 1.0), (0.4, 0.2), (1.0, 0.08))   # (cosine, a); the last undegraded, 0.4 x 0.2 along g
+LEARNED_AT = 0.1   # the step size whose trained pulled-back prompt --learned measures
 
 
 def pulled_back(prompter, x, R):
@@ -230,6 +239,72 @@ def merit(prompter, target, X, Y, batches, draws, eps=1e-3):
     return [(name, *map(statistics.mean, values)) for name, values in rows.items()]
 
 
+def learned(cfg, X, Y, points, batches=4, draws=2, ks=(9, 90)):
+    ("Per point `{name: prompt path or None}`, rows `{quantity: value}`: the training loss, how much of a batch's "
+     "gradient the training set shares, cosines with the other training images' mean gradient and the shares of the "
+     "squared norm in `ks` pulled-back directions (means over the first `batches` batches of 4 and `draws` draws).")
+    from blackvip.config import make_prompter
+    from blackvip.learners import exact_gradient, make_loss_fn
+    from blackvip.targets import load_state, load_into, DigitTarget
+    target, out = DigitTarget(), {}
+    for point, path in points.items():
+        prompter = make_prompter(cfg)
+        if path is not None: load_into(prompter.trainable(), load_state(path, 'saved prompt', 'Run --train --structured.'),
+                                       path, 'the trained prompt', 'Run --train --structured.')
+        w, gen = prompter.params(), torch.Generator().manual_seed(0)
+        G = torch.stack([exact_gradient(prompter, target, X[i:i + 4], Y[i:i + 4]) for i in range(0, len(Y), 4)])
+        mean = G[batches:].mean(0)   # the other training images': the batches no row is measured on
+        rows = {'training loss': [], "share of a batch's gradient the training set shares (squared norm of the mean gradient over a batch's)":
+                [(G.mean(0).norm() ** 2 / G.norm(dim=1).pow(2).mean()).item()]}
+        cos = lambda a, b: F.cosine_similarity(a, b, dim=0).item()
+        for b in range(batches):
+            x, y, g = X[4 * b:4 * b + 4], Y[4 * b:4 * b + 4], G[b]
+            rows.setdefault("cosine of the exact batch gradient with the others' mean gradient", []).append(cos(g, mean))
+            estimator = PulledBack()
+            estimator.prompter, estimator.x = prompter, x
+            with prompter.unmoved():
+                for _ in range(draws):
+                    v, loss = estimator.estimate(make_loss_fn(prompter, target, prompter.context(x), y, 256), w, 1, gen)
+                    rows['training loss'].append(loss)
+                    rows.setdefault('cosine of the pulled-back estimate with the batch gradient', []).append(cos(v, g))
+                    rows.setdefault("cosine of the pulled-back estimate with the others' mean gradient", []).append(
+                        cos(v, mean))
+            for k in ks:
+                U = pulled_back_directions(prompter, x, k, 7, gen)
+                for name, u in (("the batch's", g), ("the others' mean", mean)):
+                    rows.setdefault(f"share of {name} gradient in {k} pulled-back directions (random: {k / len(w):.4f})",
+                                    []).append(((U @ u).norm() ** 2 / u.norm() ** 2).item())
+        out[point] = {name: statistics.mean(values) for name, values in rows.items()}
+    return out
+
+
+def centre_erased(cfg, X, Y):
+    ("`{model: (accuracy as they are, accuracy with the centre patch erased)}` on the training images `X, Y`, for the "
+     "target and the UCI-digits surrogate.")
+    from blackvip.data import CANVAS, centre_box
+    from blackvip.prompting import Prompter
+    from blackvip.surrogate import load_surrogate
+    from blackvip.targets import DigitTarget
+    x = Prompter().resize(X)
+    top, size = centre_box(4 if cfg.dataset.endswith('1to4') else 1)
+    a, b = (round(v * x.shape[-1] / CANVAS) for v in (top, top + size))
+    erased = x.clone()
+    erased[..., a:b, a:b] = 0
+    with torch.inference_mode():
+        return {name: tuple((model(im).argmax(1) == Y).float().mean().item() for im in (x, erased))
+                for name, model in (('target', DigitTarget()), ('UCI-digits surrogate', load_surrogate()))}
+
+
+def learned_markdown(points, erased, dataset, seed, batches):
+    names = list(points)
+    table = (f"\n\nWhat the pulled-back directions (7 x 7 tiles) hold of the gradient, {dataset}, seed {seed}, {batches} "
+             "batches of 4:\n\n| quantity | " + ' | '.join(names) + ' |\n|---|' + '---|' * len(names) + '\n'
+             + '\n'.join(f'| {q} | ' + ' | '.join(f'{points[n][q]:.3f}' for n in names) + ' |' for q in points[names[0]]))
+    return table + ('\n\nWhat a prompt has to do: the accuracy on the training images as they are, and with the centre '
+                    'patch (where the fake digit is) erased to black: '
+                    + '; '.join(f'{m} {100 * a:.1f}% and {100 * b:.1f}%' for m, (a, b) in erased.items()) + '.')
+
+
 def markdown(rows, trained, start, structured, dataset, seed, batches, draws, cosine_needed, budget):
     head = (f"{dataset}, seed {seed}: the Coordinator at its initialisation, {batches} batches of 4, {draws} draws "
             "each; the pulled-back estimates from 9 directions (SPSA-GC's 10 copies of a batch per step)\n\n"
@@ -288,6 +363,8 @@ def main():
                    help='restoring forces on the prompt to train with at the first step size (--train)')
     p.add_argument('--structured', action='store_true',
                    help='also train the exact gradient degraded by pulled-back noise (about 2 minutes a run)')
+    p.add_argument('--learned', action='store_true',
+                   help='also measure the gradient at the learned prompts of --train and --structured (a minute)')
     p.add_argument('--budget', type=int, default=40_000)
     p.add_argument('--workers', type=int, default=2)
     p.add_argument('--out', default='results/prompt_space')
@@ -308,9 +385,20 @@ def main():
     cfg, X, Y = shuffled_main_job_data(args.dataset, args.seed)
     rows = merit(make_prompter(cfg), DigitTarget(), X, Y, args.batches, args.draws)
     start = prompt_size(cfg)
-    save_measurement(args.out, args.dataset, args.seed,
-                     markdown(rows, trained, start, structured, args.dataset, args.seed, args.batches, args.draws,
-                              isotropic_outcomes('results/cosine_needed', args.seed), args.budget))
+    md = markdown(rows, trained, start, structured, args.dataset, args.seed, args.batches, args.draws,
+                  isotropic_outcomes('results/cosine_needed', args.seed), args.budget)
+    if args.learned:
+        runs = Path(args.out) / 'runs'
+        at = {'initialisation': None}
+        for name, path in ((f'learned with the exact gradient (a = {STRUCTURED[-1][1]})',
+                            runs / f'structured_cos1.0_a{STRUCTURED[-1][1]}' / f'seed{args.seed}' / 'prompt.pt'),
+                           (f'learned with the pulled-back estimate (a = {LEARNED_AT})',
+                            runs / f'a{LEARNED_AT}' / f'seed{args.seed}' / 'prompt.pt')):
+            if not path.exists(): raise SystemExit(f'{path} is missing: run with --train --structured (and --a {LEARNED_AT}).')
+            at[name] = path
+        md += learned_markdown(learned(cfg, X, Y, at, args.batches), centre_erased(cfg, X, Y), args.dataset,
+                                 args.seed, args.batches)
+    save_measurement(args.out, args.dataset, args.seed, md)
 
 
 if __name__ == '__main__':
