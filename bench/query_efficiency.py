@@ -30,16 +30,23 @@ ESTIMATORS = {   # each estimator's own hyperparameters on top of the main job's
     'cma-es': {'cma_sigma': 0.01, 'popsize': 10},
     'subspace-cma-es': {'subspace_dim': 512, 'cma_sigma': 0.01, 'popsize': 10},
     'spsa-gc-one-sided': {},
-    'transfer-prior-gc': {'a': 1.0, 'surrogate': 'uci-digits', 'budget': 8_000},   # a tuned on seed 1 of Loc-MNIST 1:1 (1 of 1, 4, 16)
     'spsa-gc-one-sided-a0.0025': {'estimator': 'spsa-gc-one-sided', 'a': 0.0025},   # the one-sided estimate at half the step size: it takes 1,666 steps where SPSA-GC takes 1,000
-    'history-prior-gc': {'a': 1.0, 'budget': 8_000},   # the transfer prior's step size and budget
+    'transfer-prior-gc': {'a': 1.0, 'surrogate': 'uci-digits', 'budget': {'loc_mnist_1to1': 8_000}},   # a tuned on seed 1 of Loc-MNIST 1:1 (1 of 1, 4, 16)
+    'history-prior-gc': {'a': 1.0, 'budget': {'loc_mnist_1to1': 8_000}},   # the transfer prior's step size and budgets
     'exact-gc': {'a': 1.0, 'budget': 4_000},   # a measurement: the target's exact gradient (unit length), same update; a chosen on seed 1 of Loc-MNIST 1:4 (1 of 1, 3)
     'subspace-exact-gc': {'a': 0.22, 'budget': 4_000},   # a measurement: exact-gc in subspace-spsa-gc's 512-d subspace; a = 1 x sqrt(512 / 9,920), as |P u| = sqrt(9,920 / 512) |u|
 }
 RUN_FIELDS = ('surrogate',)   # estimator settings that are run-level fields, not hyperparameters
 NOT_HPARAMS = ('a', 'budget', 'estimator')
 # a row's name is its registered estimator's unless it says `estimator` (the same estimator with other settings);
-# a row with a `budget` of its own is run only that far (a fifth of SPSA-GC's: whether it gets there within 0.20 of the queries)
+# a row with a `budget` of its own, on every set or ({set: budget}) on some, is run only that far there (a fifth of SPSA-GC's:
+# whether it gets there within 0.20 of the queries)
+
+
+def row_budget(row, dataset):
+    "The training images a row has of its own on `dataset`, or None (the run's budget)."
+    own = ESTIMATORS[row].get('budget')
+    return own.get(dataset) if isinstance(own, dict) else own
 
 
 def registered(row):
@@ -95,7 +102,7 @@ def steps_for(row, budget, batch_size=MAIN_JOB['batch_size']):
 def one_run(args):
     "Train one (set, row, seed) run into its folder (resumed or reported if done); returns the folder."
     dataset, row, seed, budget, every, out = args
-    steps = steps_for(row, ESTIMATORS[row].get('budget', budget))
+    steps = steps_for(row, row_budget(row, dataset) or budget)
     import torch
     torch.set_num_threads(1)
     from blackvip.train import run
@@ -173,7 +180,7 @@ def picture(summary, path):
     for ax, (ds, s) in zip(axes[0], summary.items()):
         for e, pts in s['mean'].items():
             q, m, lo, hi = zip(*pts)
-            ax.plot(q, m, color=colour[e], ls='--' if ESTIMATORS[e].get('budget') else '-', label=e)
+            ax.plot(q, m, color=colour[e], ls='--' if row_budget(e, ds) else '-', label=e)
             ax.fill_between(q, lo, hi, color=colour[e], alpha=0.15)
         ax.axhline(s['goal'], color='grey', ls=':', lw=1, label="SPSA-GC's final accuracy")
         ax.set_title(ds); ax.set_xlabel('training queries (images sent to the target)'); ax.set_ylabel('test accuracy')
