@@ -254,18 +254,19 @@ def learned(cfg, X, Y, points, batches=4, draws=2, ks=(9, 90)):
         w, gen = prompter.params(), torch.Generator().manual_seed(0)
         G = torch.stack([exact_gradient(prompter, target, X[i:i + 4], Y[i:i + 4]) for i in range(0, len(Y), 4)])
         mean = G[batches:].mean(0)   # the other training images': the batches no row is measured on
-        rows = {'training loss': [], "share of a batch's gradient the training set shares (squared norm of the mean gradient over a batch's)":
+        rows = {'loss of the measured batches': [],
+                "share of a batch's gradient the training set shares (the mean gradient's squared norm over a batch's)":
                 [(G.mean(0).norm() ** 2 / G.norm(dim=1).pow(2).mean()).item()]}
         cos = lambda a, b: F.cosine_similarity(a, b, dim=0).item()
         for b in range(batches):
             x, y, g = X[4 * b:4 * b + 4], Y[4 * b:4 * b + 4], G[b]
             rows.setdefault("cosine of the exact batch gradient with the others' mean gradient", []).append(cos(g, mean))
-            estimator = PulledBack()
+            estimator, loss_fn = PulledBack(), make_loss_fn(prompter, target, prompter.context(x), y, cfg.max_batch)
             estimator.prompter, estimator.x = prompter, x
             with prompter.unmoved():
                 for _ in range(draws):
-                    v, loss = estimator.estimate(make_loss_fn(prompter, target, prompter.context(x), y, 256), w, 1, gen)
-                    rows['training loss'].append(loss)
+                    v, loss = estimator.estimate(loss_fn, w, 1, gen)
+                    rows['loss of the measured batches'].append(loss)
                     rows.setdefault('cosine of the pulled-back estimate with the batch gradient', []).append(cos(v, g))
                     rows.setdefault("cosine of the pulled-back estimate with the others' mean gradient", []).append(
                         cos(v, mean))
@@ -281,12 +282,13 @@ def learned(cfg, X, Y, points, batches=4, draws=2, ks=(9, 90)):
 def centre_erased(cfg, X, Y):
     ("`{model: (accuracy as they are, accuracy with the centre patch erased)}` on the training images `X, Y`, for the "
      "target and the UCI-digits surrogate.")
+    from blackvip.config import make_dataset
     from blackvip.data import CANVAS, centre_box
     from blackvip.prompting import Prompter
     from blackvip.surrogate import load_surrogate
     from blackvip.targets import DigitTarget
     x = Prompter().resize(X)
-    top, size = centre_box(4 if cfg.dataset.endswith('1to4') else 1)
+    top, size = centre_box(make_dataset(cfg.dataset, True).fake_scale)
     a, b = (round(v * x.shape[-1] / CANVAS) for v in (top, top + size))
     erased = x.clone()
     erased[..., a:b, a:b] = 0
