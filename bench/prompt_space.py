@@ -166,22 +166,32 @@ def one_structured(args):
                               Path(out) / f'structured_cos{cos}_a{a}' / f'seed{seed}')
 
 
+def prompter_at(cfg, path, fix):
+    "The run's prompter with the trained prompt saved at `path` loaded (at its initialisation when None); `fix` if absent."
+    from blackvip.config import make_prompter
+    from blackvip.targets import load_state, load_into
+    prompter = make_prompter(cfg)
+    if path is not None: load_into(prompter.trainable(), load_state(path, 'saved prompt', fix), path, 'the trained prompt',
+                                   fix)
+    return prompter
+
+
+def batch_gradients(prompter, target, X, Y, batches):
+    "Rows `(len(batches), P)`: the exact gradient of each batch of 4 of `X, Y` numbered in `batches`."
+    from blackvip.learners import exact_gradient
+    return torch.stack([exact_gradient(prompter, target, X[4 * b:4 * b + 4], Y[4 * b:4 * b + 4]) for b in batches])
+
+
 def prompt_size(cfg, path=None):
     ("The RMS of the raw prompt and the share of prompted pixels clamped at 1 on the training images, as the test "
      "evaluates them, and the mean norm of the exact gradient over 10 training batches of 4, for the prompt saved at "
      "`path` (or at initialisation).")
-    from blackvip.config import make_prompter
-    from blackvip.learners import exact_gradient
-    from blackvip.targets import load_state, load_into, DigitTarget
+    from blackvip.targets import DigitTarget
     from query_efficiency import main_job_data
-    prompter, (_, X, Y) = make_prompter(cfg), main_job_data(cfg.dataset, cfg.seed)
-    if path is not None: load_into(prompter.trainable(), load_state(path, 'saved prompt', 'Run --train.'), path,
-                                   'the trained prompt', 'Run --train.')
+    prompter, (_, X, Y) = prompter_at(cfg, path, 'Run --train.'), main_job_data(cfg.dataset, cfg.seed)
     ctx = prompter.context(X)
     prompt = prompter.prompts(ctx, prompter.params()[None], train=False)[0]
-    target = DigitTarget()
-    norm = statistics.mean(exact_gradient(prompter, target, X[i:i + 4], Y[i:i + 4]).norm().item()
-                           for i in range(0, 40, 4))
+    norm = statistics.mean(batch_gradients(prompter, DigitTarget(), X, Y, range(10)).norm(dim=1).tolist())
     return prompt.pow(2).mean().sqrt().item(), (prompter.add(ctx['x'], prompt) >= 1).float().mean().item(), norm
 
 
@@ -192,8 +202,7 @@ def merit(prompter, target, X, Y, batches, draws, eps=1e-3):
     from blackvip.estimates import segmented_uniform
     w, gen, rows = prompter.params(), torch.Generator().manual_seed(0), {}
     others = len(Y) // 4 - batches   # what the whole training set asks: the batches no row is measured on
-    mean = torch.stack([exact_gradient(prompter, target, X[4 * b:4 * b + 4], Y[4 * b:4 * b + 4])
-                        for b in range(batches, batches + others)]).mean(0)
+    mean = batch_gradients(prompter, target, X, Y, range(batches, batches + others)).mean(0)
 
     def change(x, V):   # |J v| for each unit row v of V, by central differences of the prompted images
         with prompter.unmoved(): P = prompter.prompted(prompter.context(x), torch.cat([w + eps * V, w - eps * V]))
@@ -243,16 +252,13 @@ def learned(cfg, X, Y, points, batches=4, draws=2, ks=(9, 90)):
     ("Per point `{name: prompt path or None}`, rows `{quantity: value}`: the training loss, how much of a batch's "
      "gradient the training set shares, cosines with the other training images' mean gradient and the shares of the "
      "squared norm in `ks` pulled-back directions (means over the first `batches` batches of 4 and `draws` draws).")
-    from blackvip.config import make_prompter
-    from blackvip.learners import exact_gradient, make_loss_fn
-    from blackvip.targets import load_state, load_into, DigitTarget
+    from blackvip.learners import make_loss_fn
+    from blackvip.targets import DigitTarget
     target, out = DigitTarget(), {}
     for point, path in points.items():
-        prompter = make_prompter(cfg)
-        if path is not None: load_into(prompter.trainable(), load_state(path, 'saved prompt', 'Run --train --structured.'),
-                                       path, 'the trained prompt', 'Run --train --structured.')
+        prompter = prompter_at(cfg, path, 'Run --train --structured.')
         w, gen = prompter.params(), torch.Generator().manual_seed(0)
-        G = torch.stack([exact_gradient(prompter, target, X[i:i + 4], Y[i:i + 4]) for i in range(0, len(Y), 4)])
+        G = batch_gradients(prompter, target, X, Y, range(len(Y) // 4))
         mean = G[batches:].mean(0)   # the other training images': the batches no row is measured on
         rows = {'loss of the measured batches': [],
                 "share of a batch's gradient the training set shares (the mean gradient's squared norm over a batch's)":
