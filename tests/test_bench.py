@@ -59,3 +59,20 @@ def test_in_block_estimate_moves_only_the_block():
     assert g[[0, 2, 3, 5]].eq(0).all() and g[idx].ne(0).all()
     outside = torch.ones(6, dtype=torch.bool).index_fill_(0, idx, False)
     assert all(torch.equal(W[:, outside], w[outside].expand(len(W), -1)) for W in seen)   # queried only in the block
+
+
+def test_projected_gradient_is_the_gradient_in_the_drawn_directions():
+    from blackvip.config import make_prompter
+    from projected_gradient import Projected
+    from prompt_space import pulled_back_directions
+    prompter = make_prompter(qe.row_config('spsa-gc', 'loc_mnist_1to4', seed=1).resolve())
+    est = Projected(1.0, 9)
+    est.prompter, est.x = prompter, torch.rand(2, 3, 28, 28, generator=torch.Generator().manual_seed(0))
+    w, g = prompter.params(), torch.randn(prompter.num_params(), generator=torch.Generator().manual_seed(1))
+    loss_fn = lambda W: None
+    loss_fn.gradient = lambda: (g, 0.0)
+    v, _ = est.estimate(loss_fn, w, 1, torch.Generator().manual_seed(2))
+    U = pulled_back_directions(prompter, est.x, 9, 7, torch.Generator().manual_seed(2))
+    assert abs(v.norm().item() - 1) < 1e-5 and v @ g > 0
+    assert torch.allclose(v, (U @ g) @ U / ((U @ g) @ U).norm(), atol=1e-5)   # g's part in the drawn directions
+    assert (v - (U @ v) @ U).norm() < 1e-4
