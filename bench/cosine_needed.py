@@ -22,7 +22,7 @@ import json
 import statistics
 from pathlib import Path
 
-from query_efficiency import ESTIMATORS, SETS, recorded, report, row_config, run_all
+from query_efficiency import ESTIMATORS, SETS, report, row_config, run_all, run_once
 
 
 ROWS = ('exact-gc', 'subspace-exact-gc')   # the rows of query_efficiency.py that step along the exact gradient
@@ -36,12 +36,7 @@ def config(dataset, cos, seed, steps, every, row='exact-gc'):
 def one_run(args):
     "Train one run into its folder (resumed, or reported if its record is already there); returns the folder."
     dataset, cos, seed, steps, every, out, row = args
-    import torch
-    torch.set_num_threads(1)
-    from blackvip.train import run
-    cfg = config(dataset, cos, seed, steps, every, row)
-    if not recorded(out, cfg): run(cfg, out, progress=False)
-    return out
+    return run_once(config(dataset, cos, seed, steps, every, row), out)
 
 
 def folder(root, dataset, cos, seed): return Path(root) / dataset / f'cos{cos:g}' / f'seed{seed}'

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from blackvip.estimates import ExactGradient, SPSA
 
-from query_efficiency import ESTIMATORS, recorded, row_config, run_all, shuffled_main_job_data
+from query_efficiency import ESTIMATORS, row_config, run_all, run_once, shuffled_main_job_data
 
 BLOCK = ('p_trigger', 'body.14.weight', 'body.14.bias', 'body.16.weight')   # the trigger, last BatchNorm, output layer
 ROWS = {   # folder: (what the table calls it, registered estimator, its settings); exact rows at exact-gc's a = 1
@@ -98,12 +98,8 @@ def folder(root, row, seed): return Path(root) / row / f'seed{seed}'
 def one_run(args):
     "Train one (row, seed) run into its folder (resumed, or reported if its record is there); returns the folder."
     row, seed, root = args
-    torch.set_num_threads(1)
     register()
-    from blackvip.train import run
-    cfg, out = config(row, seed), folder(root, row, seed)
-    if not recorded(out, cfg): run(cfg, out, progress=False)
-    return out
+    return run_once(config(row, seed), folder(root, row, seed))
 
 
 def at_initialisation(seed, draws=4, eps=1e-3):

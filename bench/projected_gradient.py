@@ -19,11 +19,10 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from blackvip.estimates import ExactGradient
 
-from prompt_space import pulled_back_directions
-from query_efficiency import ESTIMATORS, recorded, row_config, run_all
+from prompt_space import hand_batch_to_estimates, pulled_back_directions
+from query_efficiency import ESTIMATORS, row_config, run_all, run_once
 
 TILES, STEPS = 7, 1000
 
@@ -45,22 +44,14 @@ class Projected(ExactGradient):
 
 def register():
     "Register `projected-exact-gc` (this measurement's row, SPSA-GC's update)."
-    from blackvip.learners import ZerothOrder
     from blackvip.optimisers import OPTIMISERS, _stepping
     from blackvip.registry import HParam
     if 'projected-exact-gc' in OPTIMISERS: return
-
-    class Learner(ZerothOrder):
-        def step(self, prompter, target, x, y, generator):
-            self.opt.estimate.prompter, self.opt.estimate.x = prompter, x
-            return super().step(prompter, target, x, y, generator)
-
     OPTIMISERS.register('projected-exact-gc', "a measurement (bench/projected_gradient.py): exact-gc's gradient "
                         'projected on pj_directions pulled-back directions (needs the target\'s gradients)',
                         dict(pj_directions=HParam(90, 'pulled-back directions per step', low=1, strict=False)),
                         gradients=True)(lambda cfg: _stepping(Projected(1.0, cfg.pj_directions), cfg))
-    import blackvip.methods as methods
-    methods.ZerothOrder = Learner
+    hand_batch_to_estimates()
 
 
 def config(seed, directions):
@@ -76,12 +67,8 @@ def folder(root, directions, seed): return Path(root) / f'n{directions}' / f'see
 def one_run(args):
     "Train one run into its folder (resumed, or reported if its record is there); returns the folder."
     seed, directions, root = args
-    torch.set_num_threads(1)
     register()
-    from blackvip.train import run
-    cfg, out = config(seed, directions), folder(root, directions, seed)
-    if not recorded(out, cfg): run(cfg, out, progress=False)
-    return out
+    return run_once(config(seed, directions), folder(root, directions, seed))
 
 
 def accuracy_at(run, steps):

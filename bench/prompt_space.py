@@ -112,16 +112,9 @@ def prompt_energy_gradient(prompter, x):
 
 def register():
     "Register `prompt-pullback-gc` (this measurement's estimator, SPSA-GC's update) and its bench row."
-    from blackvip.learners import ZerothOrder
     from blackvip.optimisers import OPTIMISERS, _stepping
     from blackvip.registry import HParam
     if 'prompt-pullback-gc' in OPTIMISERS: return
-
-    class Learner(ZerothOrder):
-        def step(self, prompter, target, x, y, generator):
-            self.opt.estimate.prompter, self.opt.estimate.x = prompter, x
-            return super().step(prompter, target, x, y, generator)
-
     @OPTIMISERS.register('prompt-pullback-gc', 'a measurement (bench/prompt_space.py): directions J^T r, '
                          'pb_tiles x pb_tiles noise r pulled back through the decoder (10 vectors per step)',
                          dict(pb_tiles=HParam(7, 'tiles per side of the noise r', low=1, strict=False),
@@ -135,7 +128,20 @@ def register():
                               sn_tiles=HParam(7, 'tiles per side of the noise r', low=1, strict=False)),
                          gradients=True)
     def _structured_exact_gc(cfg): return _stepping(StructuredNoise(cfg.sn_cos, cfg.sn_tiles), cfg)
+    hand_batch_to_estimates()
+
+
+def hand_batch_to_estimates():
+    ("Make BlackVIP's zeroth-order learner hand each step's prompter and batch to its estimate (`prompter`, `x`), which "
+     "this file's estimates draw their directions from.")
+    from blackvip.learners import ZerothOrder
     import blackvip.methods as methods
+    if methods.ZerothOrder is not ZerothOrder: return
+
+    class Learner(ZerothOrder):
+        def step(self, prompter, target, x, y, generator):
+            self.opt.estimate.prompter, self.opt.estimate.x = prompter, x
+            return super().step(prompter, target, x, y, generator)
     methods.ZerothOrder = Learner
 
 

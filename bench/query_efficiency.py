@@ -103,12 +103,15 @@ def one_run(args):
     "Train one (set, row, seed) run into its folder (resumed or reported if done); returns the folder."
     dataset, row, seed, budget, every, out = args
     steps = steps_for(row, row_budget(row, dataset) or budget)
+    return run_once(row_config(row, dataset, seed=seed, steps=steps, eval_every=every, ckpt_every=every), out)
+
+
+def run_once(cfg, out):
+    "Train `cfg` into the run folder `out` on one thread, unless `out` holds its finished record; returns `out`."
     import torch
     torch.set_num_threads(1)
     from blackvip.train import run
-    cfg = row_config(row, dataset, seed=seed, steps=steps, eval_every=every, ckpt_every=every)
-    if recorded(out, cfg): return out   # committed records come without their checkpoints: report them, never re-run them
-    run(cfg, out, progress=False)
+    if not recorded(out, cfg): run(cfg, out, progress=False)   # committed records come without checkpoints: never re-run
     return out
 
 
