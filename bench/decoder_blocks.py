@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 from blackvip.estimates import ExactGradient, SPSA
 
+from prompt_space import image_change
 from query_efficiency import ESTIMATORS, row_config, run_all, run_once, shuffled_main_job_data
 
 BLOCK = ('p_trigger', 'body.14.weight', 'body.14.bias', 'body.16.weight')   # the trigger, last BatchNorm, output layer
@@ -115,12 +116,13 @@ def at_initialisation(seed, draws=4, eps=1e-3):
     cos = lambda a, b: torch.nn.functional.cosine_similarity(a, b, dim=0).item()
     out = {}
     add = lambda name, values: out.setdefault(name, []).extend(values)
+    spsa = SPSA(cfg.c, cfg.gamma, cfg.sp_avg, cfg.perturbation)
     for b in range(4):
         x, y = X[4 * b:4 * b + 4], Y[4 * b:4 * b + 4]
         g = exact_gradient(prompter, target, x, y)
         add("block's share of a batch's squared gradient", [(g[idx].norm() ** 2 / g.norm() ** 2).item()])
-        loss_fn = make_loss_fn(prompter, target, prompter.context(x), y, cfg.max_batch)
-        spsa = SPSA(cfg.c, cfg.gamma, cfg.sp_avg, cfg.perturbation)
+        ctx = prompter.context(x)
+        loss_fn = make_loss_fn(prompter, target, ctx, y, cfg.max_batch)
         with prompter.unmoved():
             for _ in range(draws):
                 v = InBlock(spsa, idx).estimate(loss_fn, w, 1, gen)[0]
@@ -132,9 +134,8 @@ def at_initialisation(seed, draws=4, eps=1e-3):
             V = torch.randn(draws, len(w), generator=gen)
             if where == 'the block': V = torch.zeros_like(V).index_copy_(1, idx, V[:, idx])
             V = V / V.norm(dim=1, keepdim=True)
-            with prompter.unmoved(): P = prompter.prompted(prompter.context(x), torch.cat([w + eps * V, w - eps * V]))
             add(f'RMS change of the prompted images per unit step of isotropic noise in {where}',
-                ((P[:draws] - P[draws:]) / (2 * eps)).flatten(1).pow(2).mean(1).sqrt().tolist())
+                image_change(prompter, ctx, w, V, eps).pow(2).mean(1).sqrt().tolist())
     return len(idx), len(w), {name: statistics.mean(values) for name, values in out.items()}
 
 
@@ -164,7 +165,6 @@ def main():
     root = Path(a.out)
     if not a.report_only: run_all(one_run, [(row, s, root) for s in a.seeds for row in ROWS], a.workers)
     torch.set_num_threads(a.workers)
-    register()
     md = table(root, a.seeds)
     (root / 'table.md').write_text(md + '\n')
     print(md)

@@ -14,13 +14,13 @@ measurement of the gradient in those directions; if it does not, no estimate con
 Every run is a run folder under --out (resumed or reported if there); the table is written to --out/table.md.
 """
 import argparse
-import json
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
 from blackvip.estimates import ExactGradient
 
+from cosine_needed import accuracy_by_step
 from prompt_space import hand_batch_to_estimates, pulled_back_directions
 from query_efficiency import ESTIMATORS, row_config, run_all, run_once
 
@@ -71,25 +71,20 @@ def one_run(args):
     return run_once(config(seed, directions), folder(root, directions, seed))
 
 
-def accuracy_at(run, steps):
-    "Test accuracy of a run folder at each of `steps`, from its metrics.jsonl."
-    rows = [json.loads(line) for line in (Path(run) / 'metrics.jsonl').read_text().splitlines() if line.strip()]
-    acc = {r['step']: r['test_acc'] for r in rows if r.get('test_acc') is not None}
-    return [acc[s] for s in steps]
-
-
 def table(root, seeds, directions, exact_root='results/query_efficiency', at=(100, 200, 500, 1000)):
     "The Markdown table: test accuracy along each seed's run, projected and exact-gc's own, from their records."
-    rows = [(f'projected on {directions} pulled-back directions', folder(root, directions, s), s) for s in seeds]
-    rows += [("exact-gc (all of the exact gradient)", Path(exact_root) / 'loc_mnist_1to4' / 'exact-gc' / f'seed{s}', s)
-             for s in seeds]
+    runs = {f'projected on {directions} pulled-back directions': [folder(root, directions, s) for s in seeds],
+            'exact-gc (all of the exact gradient)': [Path(exact_root) / 'loc_mnist_1to4' / 'exact-gc' / f'seed{s}'
+                                                     for s in seeds]}
+    acc = {name: [[dict(accuracy_by_step(run))[step] for step in at] for run in folders]
+           for name, folders in runs.items()}
     lines = ['| estimate | seed | ' + ' | '.join(f'step {s:,}' for s in at) + ' |', '|---|---|' + '---|' * len(at)]
-    lines += [f'| {name} | {s} | ' + ' | '.join(f'{100 * a:.1f}%' for a in accuracy_at(run, at)) + ' |'
-              for name, run, s in rows]
-    means = lambda name: statistics.mean(accuracy_at(run, at[-1:])[0] for n, run, _ in rows if n == name)
+    lines += [f'| {name} | {s} | ' + ' | '.join(f'{100 * a:.1f}%' for a in row) + ' |'
+              for name, rows in acc.items() for s, row in zip(seeds, rows)]
+    projected, exact = (statistics.mean(row[-1] for row in rows) for rows in acc.values())
     return ("Loc-MNIST 1:4, test accuracy along the run (SPSA-GC's update, a = 1, unit-length steps):\n\n"
-            + '\n'.join(lines) + f'\n\nMean at step {at[-1]:,}: projected {100 * means(rows[0][0]):.1f}%, exact-gc '
-            f'{100 * means(rows[-1][0]):.1f}%.')
+            + '\n'.join(lines) + f'\n\nMean at step {at[-1]:,}: projected {100 * projected:.1f}%, exact-gc '
+            f'{100 * exact:.1f}%.')
 
 
 def main():

@@ -101,6 +101,13 @@ class StructuredNoise(ExactGradient):
         return pulled_back_directions(self.prompter, self.x, 1, self.tiles, generator)[0].to(w)
 
 
+def image_change(prompter, ctx, w, V, eps=1e-3):
+    ("`J v` for each row `v` of `V (K, P)` at the parameters `w`: central differences of the prompted images of `ctx`, "
+     "flattened to `(K, pixels)`, the prompter left as it was.")
+    with prompter.unmoved(): P = prompter.prompted(ctx, torch.cat([w + eps * V, w - eps * V]))
+    return ((P[:len(V)] - P[len(V):]) / (2 * eps)).flatten(1)
+
+
 def prompt_energy_gradient(prompter, x):
     "The gradient of `mean(prompt^2) / 2` over the batch's raw prompts in the decoder's parameters (no query)."
     params = list(prompter.trainable().parameters())
@@ -210,9 +217,7 @@ def merit(prompter, target, X, Y, batches, draws, eps=1e-3):
     others = len(Y) // 4 - batches   # what the whole training set asks: the batches no row is measured on
     mean = batch_gradients(prompter, target, X, Y, range(batches, batches + others)).mean(0)
 
-    def change(x, V):   # |J v| for each unit row v of V, by central differences of the prompted images
-        with prompter.unmoved(): P = prompter.prompted(prompter.context(x), torch.cat([w + eps * V, w - eps * V]))
-        return ((P[:len(V)] - P[len(V):]) / (2 * eps)).flatten(1).norm(dim=1)
+    def change(x, V): return image_change(prompter, prompter.context(x), w, V, eps).norm(dim=1)   # |J v| per row v
 
     def other_loss(W):   # the other training images' mean loss at each parameter vector of W
         total = 0
